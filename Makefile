@@ -1,0 +1,30 @@
+# l1ad: two entry points on a fresh machine (Python 3.11, gcc, make, perl):
+#   make demo   -> create .venv, install, run generate -> train -> build -> sim -> rates -> abcd on defaults
+#   make test   -> create .venv, install, run lint + the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= out/demo
+
+.PHONY: demo test bench env clean
+
+$(BIN)/.l1ad-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[physics,test]'
+	touch $@
+
+env: $(BIN)/.l1ad-installed
+
+demo: env
+	$(BIN)/l1ad demo --out $(OUT)
+
+test: env
+	$(BIN)/ruff check l1ad tests sim benchmarks
+	$(BIN)/pytest -q
+
+bench: env
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf out .cache .pytest_cache
