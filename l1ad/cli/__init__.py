@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-#: (module under l1ad.cli, attribute, name or None for plain commands registered by the module itself)
+#: (module under l1ad.cli, attribute): "app" is a command group named after the module; "register" adds commands
 _PLUGINS: list[tuple[str, str]] = [
     ("data", "app"),
     ("train", "register"),
@@ -35,6 +35,7 @@ _PLUGINS: list[tuple[str, str]] = [
     ("sim", "register"),
     ("rates", "register"),
     ("abcd", "register"),
+    ("demo", "register"),
 ]
 
 

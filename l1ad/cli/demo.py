@@ -1,0 +1,87 @@
+"""``l1ad demo``: the main job on built-in defaults, one stage after the other, each as its own l1ad command.
+
+generate -> train -> evaluate -> build -> sim -> rates -> abcd; prints where each report and plot is.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from l1ad.errors import L1adError
+
+__all__ = ["register"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    args: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+def demo_stages(out: Path, data: Path, board: str, events: int) -> list[Stage]:
+    """The demo's stages on built-in defaults (configs/), writing under ``out`` and reading data from ``data``."""
+    model = out / "models" / "axol1tl_vae"
+    btag = out / "models" / "btag_cnn"
+    design = out / "firmware" / f"axol1tl_vae-{board}"
+    zb = data / "zero_bias.h5"
+    signals = [data / f"{s}.h5" for s in ("Ato4l", "leptoquark", "hToTauTau", "hChToTauNu")]
+    sig_args = [a for s in signals for a in ("--signal", str(s))]
+    return [
+        Stage("generate", ("data", "generate", "--out", str(data)), (str(data),)),
+        Stage("inspect", ("data", "inspect", str(zb), *map(str, signals), "--out", str(out / "inspect")),
+              (str(out / "inspect"),)),
+        Stage("train", ("train", "configs/models/axol1tl_vae.yaml", "--out", str(model)), (str(model),)),
+        Stage("evaluate", ("evaluate", str(model), "--background", str(zb), *sig_args,
+                           "--out", str(out / "evaluate")), (str(out / "evaluate"),)),
+        Stage("train-btag", ("train", "configs/models/btag_cnn.yaml", "--out", str(btag)), (str(btag),)),
+        Stage("build", ("build", "--board", board, "--model", str(model), "--out", str(design),
+                        "--hls-dir", str(out / "hls_projects" / f"axol1tl_vae-{board}")),
+              (str(design / "report.json"),)),
+        Stage("sim", ("sim", str(design), "--events", str(events), "--data", str(zb)),
+              (str(design / "sim_report.json"),)),
+        Stage("rates", ("rates", "--design", str(design), "--zero-bias", str(zb), *sig_args,
+                        "--out", str(out / "rates")), (str(out / "rates"),)),
+        Stage("abcd", ("abcd", "configs/abcd.yaml", "--out", str(out / "abcd")), (str(out / "abcd"),)),
+    ]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        out: Path = typer.Option(Path("out/demo"), "--out", help="Where every report and plot goes."),
+        data: Path = typer.Option(Path("data"), "--data", help="Where the generated samples go."),
+        board: str = typer.Option("vu13p", "--board", help="Board from configs/boards.yaml."),
+        events: int = typer.Option(10_000, "--sim-events", help="Events streamed through cocotb."),
+        only: list[str] = typer.Option([], "--only", help="Run only these stages (repeatable)."),
+        skip: list[str] = typer.Option([], "--skip", help="Skip these stages (repeatable)."),
+    ) -> None:
+        """Run generate -> train -> build -> sim -> rates -> background estimate on built-in defaults."""
+        stages = demo_stages(out, data, board, events)
+        known = {s.name for s in stages}
+        for name in [*only, *skip]:
+            if name not in known:
+                raise L1adError(f"demo: unknown stage {name!r}; stages are {', '.join(sorted(known))}")
+        t_all = time.monotonic()
+        timings: list[tuple[str, float]] = []
+        for stage in stages:
+            if (only and stage.name not in only) or stage.name in skip:
+                continue
+            cmd = [sys.executable, "-m", "l1ad", *stage.args]
+            typer.secho(f"\n== [{stage.name}] l1ad {shlex.join(stage.args)}", bold=True)
+            t0 = time.monotonic()
+            rc = subprocess.call(cmd)
+            dt = time.monotonic() - t0
+            timings.append((stage.name, dt))
+            if rc != 0:
+                raise L1adError(f"demo: stage '{stage.name}' failed with exit code {rc} after {dt:.0f} s")
+        typer.secho(f"\n== demo finished in {time.monotonic() - t_all:.0f} s", bold=True)
+        for (name, dt), stage in zip(timings, [s for s in stages if s.name in dict(timings)], strict=True):
+            typer.echo(f"  {name:<10} {dt:7.1f} s   -> {', '.join(stage.outputs)}")
