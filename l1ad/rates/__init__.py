@@ -1,0 +1,50 @@
+"""Offline trigger-rate emulation from the firmware's own integer arithmetic.
+
+ratemodel (collision rate) -> streaming (exact integer-score histograms per chunk) -> pipeline (per-chunk
+emulation: encode, bit-exact model, menu) -> local or Dask backend -> thresholds (integer cuts for target
+rates, Clopper-Pearson) -> summary (pure rate, efficiencies) -> report (tables, JSON, PNG).
+"""
+
+from l1ad.rates.menu import Menu, MenuConfig, load_menu
+from l1ad.rates.pipeline import (
+    Chunk,
+    Emulation,
+    SampleCounts,
+    check_files,
+    plan_chunks,
+    process_chunk,
+    run_local,
+)
+from l1ad.rates.ratemodel import DEFAULT_TARGETS_KHZ, RateModel
+from l1ad.rates.streaming import ScoreHistogram
+from l1ad.rates.summary import RatesSummary, summarize
+from l1ad.rates.thresholds import (
+    ThresholdChoice,
+    choose_threshold,
+    choose_thresholds,
+    clopper_pearson,
+    rate_curve,
+)
+
+__all__ = [
+    "DEFAULT_TARGETS_KHZ",
+    "Chunk",
+    "Emulation",
+    "Menu",
+    "MenuConfig",
+    "RateModel",
+    "RatesSummary",
+    "SampleCounts",
+    "ScoreHistogram",
+    "ThresholdChoice",
+    "check_files",
+    "choose_threshold",
+    "choose_thresholds",
+    "clopper_pearson",
+    "load_menu",
+    "plan_chunks",
+    "process_chunk",
+    "rate_curve",
+    "run_local",
+    "summarize",
+]

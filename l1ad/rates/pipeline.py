@@ -1,0 +1,243 @@
+"""The per-chunk rate computation shared by the local and the Dask backends.
+
+A run is a list of :class:`Chunk` ``(file, start, stop)``; :func:`process_chunk` reads one chunk, encodes it
+to hardware words, runs the bit-exact integer model and the menu, and returns :class:`SampleCounts`
+(integer-score histograms + seed counts). Counts merge exactly and associatively, so any split of the files
+into chunks, in any order, on any worker gives identical results.
+
+Memory per chunk in flight: ``chunk_size`` x (19 x 4 x 8 B floats + 57 x 8 B words + 8 B score + menu bits)
+~= 1.1 kB/event, i.e. ~110 MB at the default 100,000 events, plus the model's layer activations
+(``chunk_size`` x widest layer x 8 B). Totals are histograms (see :mod:`l1ad.rates.streaming`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from l1ad.data.layout import N_INPUTS, N_OBJECTS
+from l1ad.errors import DataError
+from l1ad.rates.menu import Menu
+from l1ad.rates.streaming import DEFAULT_MAX_BINS, ScoreHistogram
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "Chunk",
+    "Emulation",
+    "EventReader",
+    "Hdf5Reader",
+    "SampleCounts",
+    "check_files",
+    "plan_chunks",
+    "process_chunk",
+    "run_local",
+]
+
+DEFAULT_CHUNK_SIZE = 100_000
+
+
+class ScoreModel(Protocol):
+    def predict(self, words: np.ndarray) -> np.ndarray: ...
+
+
+class EventReader(Protocol):
+    def count(self, path: str) -> int: ...
+
+    def read(self, path: str, start: int, stop: int) -> np.ndarray: ...
+
+
+class Hdf5Reader:
+    """ADC2021 event files through :mod:`l1ad.data.adc2021` (validated, bounded slices)."""
+
+    def count(self, path: str) -> int:
+        from l1ad.data.adc2021 import count_events
+
+        return int(count_events(path))
+
+    def read(self, path: str, start: int, stop: int) -> np.ndarray:
+        from l1ad.data.adc2021 import read_events
+
+        return read_events(path, start=start, stop=stop)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    path: str
+    start: int
+    stop: int
+
+    @property
+    def n(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass
+class SampleCounts:
+    """Everything the rate report needs from one sample (or one chunk of it), all exact integers."""
+
+    seed_names: tuple[str, ...]
+    n_events: int = 0
+    #: scores of all events
+    scores: ScoreHistogram = field(default_factory=ScoreHistogram)
+    #: scores of the events no menu seed fires on (pure rate / efficiency gain at any threshold)
+    scores_menu_off: ScoreHistogram = field(default_factory=ScoreHistogram)
+    seed_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    menu_count: int = 0
+
+    def __post_init__(self) -> None:
+        if self.seed_counts.size == 0:
+            self.seed_counts = np.zeros(len(self.seed_names), np.int64)
+
+    def merge(self, other: SampleCounts) -> SampleCounts:
+        if self.seed_names != other.seed_names:
+            raise ValueError("cannot merge counts from different menus")
+        return SampleCounts(
+            self.seed_names,
+            self.n_events + other.n_events,
+            self.scores.merge(other.scores),
+            self.scores_menu_off.merge(other.scores_menu_off),
+            self.seed_counts + other.seed_counts,
+            self.menu_count + other.menu_count,
+        )
+
+    def absorb(self, other: SampleCounts) -> None:
+        """Add ``other``'s counts into this one (in place)."""
+        if self.seed_names != other.seed_names:
+            raise ValueError("cannot merge counts from different menus")
+        self.n_events += other.n_events
+        self.scores += other.scores
+        self.scores_menu_off += other.scores_menu_off
+        self.seed_counts = self.seed_counts + other.seed_counts
+        self.menu_count += other.menu_count
+
+    @classmethod
+    def total(cls, parts: Iterable[SampleCounts], seed_names: Sequence[str]) -> SampleCounts:
+        out = cls(tuple(seed_names))
+        for p in parts:
+            out.absorb(p)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SampleCounts):
+            return NotImplemented
+        return (
+            self.seed_names == other.seed_names
+            and self.n_events == other.n_events
+            and self.scores == other.scores
+            and self.scores_menu_off == other.scores_menu_off
+            and np.array_equal(self.seed_counts, other.seed_counts)
+            and self.menu_count == other.menu_count
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Emulation:
+    """What turns events into integer scores and menu decisions (picklable: shipped to Dask workers).
+
+    ``model.predict(words int64 (N, 57)) -> int64 (N,)`` is the bit-exact fixed-point model;
+    ``encoding.encode(particles) -> (words, overflow)`` the hardware encoding. With ``menu_on_words`` the
+    seeds see the decoded hardware words (what the GT sees) instead of the float events.
+    """
+
+    model: Any
+    encoding: Any
+    menu: Menu | None = None
+    menu_on_words: bool = False
+    reader: Any = field(default_factory=Hdf5Reader)
+    max_bins: int = DEFAULT_MAX_BINS
+
+    @property
+    def seed_names(self) -> tuple[str, ...]:
+        return tuple(self.menu.seed_names) if self.menu is not None else ()
+
+    def words(self, particles: np.ndarray) -> np.ndarray:
+        words, _overflow = self.encoding.encode(particles)
+        words = np.asarray(words)
+        if words.ndim != 2 or words.shape[1] != N_INPUTS:
+            raise DataError(f"encoding produced words of shape {words.shape}, expected (N, {N_INPUTS})")
+        return words
+
+    def scores(self, words: np.ndarray) -> np.ndarray:
+        s = np.asarray(self.model.predict(words))
+        if not np.issubdtype(s.dtype, np.integer):
+            raise TypeError(f"model.predict must return integer scores, got {s.dtype}")
+        return s.reshape(-1).astype(np.int64, copy=False)
+
+
+def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
+    """Read, encode, score and run the menu on one chunk; return its exact counts."""
+    particles = emu.reader.read(chunk.path, chunk.start, chunk.stop)
+    if particles.ndim != 3 or particles.shape[1:] != (N_OBJECTS, 4):
+        raise DataError(
+            f"{chunk.path}: field 'Particles': shape {particles.shape}: expected (N, {N_OBJECTS}, 4)"
+        )
+    if particles.shape[0] != chunk.n:
+        raise DataError(f"{chunk.path}: read {particles.shape[0]} events for rows {chunk.start}:{chunk.stop}")
+    words = emu.words(particles)
+    scores = emu.scores(words)
+    out = SampleCounts(emu.seed_names, n_events=int(scores.size))
+    out.scores = ScoreHistogram.from_scores(scores, emu.max_bins)
+    if emu.menu is not None:
+        decisions = emu.menu.evaluate_words(words, emu.encoding) if emu.menu_on_words else (
+            emu.menu.evaluate(particles)
+        )
+        fired = decisions.any(axis=1)
+        out.seed_counts = decisions.sum(axis=0).astype(np.int64)
+        out.menu_count = int(fired.sum())
+        out.scores_menu_off = ScoreHistogram.from_scores(scores[~fired], emu.max_bins)
+    else:
+        out.scores_menu_off = ScoreHistogram.from_scores(scores, emu.max_bins)
+    return out
+
+
+def check_files(
+    paths: Sequence[str | os.PathLike[str]], reader: EventReader, what: str, require_events: bool = True
+) -> list[int]:
+    """Validate input files before any work or output: exist, readable layout, events. Returns counts."""
+    counts = []
+    for p in paths:
+        p = Path(p)
+        if not p.is_file():
+            raise DataError(f"{p}: {what} file not found")
+        n = reader.count(str(p))
+        if n == 0 and require_events:
+            raise DataError(f"{p}: {what} file has no events")
+        if n:
+            first = reader.read(str(p), 0, 1)
+            if first.ndim != 3 or first.shape[1:] != (N_OBJECTS, 4):
+                raise DataError(
+                    f"{p}: field 'Particles': shape (N, {', '.join(map(str, first.shape[1:]))}): "
+                    f"expected (N, {N_OBJECTS}, 4)"
+                )
+        counts.append(n)
+    return counts
+
+
+def plan_chunks(
+    paths: Sequence[str | os.PathLike[str]], counts: Sequence[int], chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> list[Chunk]:
+    """Split files into (file, start, stop) chunks of at most ``chunk_size`` events."""
+    if chunk_size <= 0:
+        raise ValueError("chunk_size must be positive")
+    return [
+        Chunk(str(p), a, min(a + chunk_size, n))
+        for p, n in zip(paths, counts, strict=True)
+        for a in range(0, n, chunk_size)
+    ]
+
+
+def run_local(chunks: Sequence[Chunk], emu: Emulation, progress: Any = None) -> SampleCounts:
+    """Process chunks one after the other in this process (memory: one chunk + the histograms)."""
+    total = SampleCounts(emu.seed_names)
+    for c in chunks:
+        total.absorb(process_chunk(c, emu))
+        if progress is not None:
+            progress(c.n)
+    return total
