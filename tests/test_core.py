@@ -33,8 +33,9 @@ def test_version_and_help(cli):
 
 
 def test_every_command_has_help(cli):
-    from l1ad.cli import app
     import typer.main
+
+    from l1ad.cli import app
 
     group = typer.main.get_command(app)
     names = list(group.commands)  # type: ignore[attr-defined]
