@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_SIZE = 100_000
+DEFAULT_PREDICT_BATCH = 8192
 
 
 class ScoreModel(Protocol):
@@ -152,6 +153,9 @@ class Emulation:
     menu_on_words: bool = False
     reader: Any = field(default_factory=Hdf5Reader)
     max_bins: int = DEFAULT_MAX_BINS
+    #: events per ``model.predict`` call: the layer activations of a sub-batch stay in cache
+    #: (measured: 57-32-16-8 float64 matmuls run ~4x faster per event at 8k than at 100k events)
+    predict_batch: int = DEFAULT_PREDICT_BATCH
 
     @property
     def seed_names(self) -> tuple[str, ...]:
@@ -165,10 +169,17 @@ class Emulation:
         return words
 
     def scores(self, words: np.ndarray) -> np.ndarray:
-        s = np.asarray(self.model.predict(words))
-        if not np.issubdtype(s.dtype, np.integer):
-            raise TypeError(f"model.predict must return integer scores, got {s.dtype}")
-        return s.reshape(-1).astype(np.int64, copy=False)
+        n = words.shape[0]
+        out = np.empty(n, dtype=np.int64)
+        for a in range(0, n, self.predict_batch):
+            b = min(a + self.predict_batch, n)
+            s = np.asarray(self.model.predict(words[a:b]))
+            if not np.issubdtype(s.dtype, np.integer):
+                raise TypeError(f"model.predict must return integer scores, got {s.dtype}")
+            if s.size != b - a:
+                raise ValueError(f"model.predict returned {s.size} scores for {b - a} events")
+            out[a:b] = s.reshape(-1)
+        return out
 
 
 def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
