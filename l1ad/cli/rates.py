@@ -6,6 +6,7 @@ input gives one error line (exit 2) and no partial output.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import typer
 from l1ad.errors import ConfigError, DataError, ModelError
 
 __all__ = ["load_score_model", "parse_targets", "register", "run_rates"]
+
+ZERO_BIAS = "zero_bias"
 
 
 def parse_targets(text: str) -> tuple[float, ...]:
@@ -27,35 +30,58 @@ def parse_targets(text: str) -> tuple[float, ...]:
     return vals
 
 
+def _design_fixedpoint(design: Path) -> Path:
+    """The ``fixedpoint.json`` a built design points to (design.json field ``fixedpoint``)."""
+    if not design.is_dir():
+        raise ModelError(f"{design}: --design directory not found")
+    dj = design / "design.json"
+    if not dj.is_file():
+        raise ModelError(f"{dj}: not found (is {design} a design built by `l1ad build`?)")
+    try:
+        meta = json.loads(dj.read_text())
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{dj}: not valid JSON: {e}") from None
+    rel = meta.get("fixedpoint") if isinstance(meta, dict) else None
+    if not isinstance(rel, str) or not rel:
+        raise ModelError(f"{dj}: field 'fixedpoint': missing or not a path (value {rel!r})")
+    fp = design / rel
+    if not fp.is_file():
+        raise ModelError(f"{dj}: field 'fixedpoint': file {fp} not found (value {rel!r})")
+    return fp
+
+
 def load_score_model(design: Path | None, model: Path | None) -> Any:
-    """The bit-exact integer model: from a built design (``fixedpoint.json``) or a model artifact."""
+    """The bit-exact integer model: a built design's ``fixedpoint.json`` (via design.json) or an artifact.
+
+    The firmware is generated from that same description (contracts: "the ONE source of truth for
+    precisions"), so its ``predict`` gives the integer scores the Verilog compares with the threshold.
+    """
     if (design is None) == (model is None):
         raise ConfigError("rates: give exactly one of --design DIR or --model ARTIFACT")
-    from l1ad.fixedpoint import FixedPointModel
-
     if design is not None:
-        fp = design / "fixedpoint.json"
-        if not design.is_dir():
-            raise ModelError(f"{design}: --design directory not found")
-        if not fp.is_file():
-            raise ModelError(f"{fp}: design has no fixedpoint.json (build it with `l1ad build`)")
+        fp = _design_fixedpoint(design)
+        from l1ad.fixedpoint import FixedPointModel
+
         return FixedPointModel.load(fp)
     assert model is not None
     if not model.is_dir():
         raise ModelError(f"{model}: --model artifact directory not found")
+    from l1ad.fixedpoint import FixedPointModel
+
     return FixedPointModel.from_artifact(model)
 
 
-def _score_frac(m: Any) -> int | None:
+def score_precision(m: Any) -> tuple[int, bool, int] | None:
+    """``model.score_precision`` as (width, signed, frac_bits), or None if the model does not say."""
     sp = getattr(m, "score_precision", None)
     if sp is None:
         return None
-    for name in ("frac", "frac_bits", "fractional"):
-        if hasattr(sp, name):
-            return int(getattr(sp, name))
     if isinstance(sp, tuple | list) and len(sp) == 3:
-        return int(sp[2])
-    return None
+        return int(sp[0]), bool(sp[1]), int(sp[2])
+    try:
+        return int(sp.width), bool(sp.signed), int(getattr(sp, "frac", getattr(sp, "frac_bits", 0)))
+    except AttributeError:
+        return None
 
 
 def run_rates(
@@ -78,7 +104,7 @@ def run_rates(
     """Library entry point behind the command (also used by tests): validate, run, report."""
     from l1ad.io import atomic_dir
     from l1ad.rates.menu import load_menu
-    from l1ad.rates.pipeline import Emulation, Hdf5Reader, check_files, plan_chunks, run_local
+    from l1ad.rates.pipeline import Emulation, Hdf5Reader, check_files, plan_chunks, run_samples_local
     from l1ad.rates.ratemodel import RateModel
     from l1ad.rates.report import print_summary, write_report
     from l1ad.rates.summary import summarize
@@ -98,28 +124,26 @@ def run_rates(
     menu = load_menu(menu_path) if menu_path else None
     emu = Emulation(score_model, encoding, menu, menu_on_words, reader)
 
-    zb_chunks = plan_chunks(zero_bias, zb_counts, chunk_size)
-    sig_chunks = {n: plan_chunks([p], [c], chunk_size) for n, p, c in zip(names, signals, sig_counts, strict=True)}
-    client = None
+    samples = {ZERO_BIAS: plan_chunks(zero_bias, zb_counts, chunk_size)}
+    samples.update(
+        {f"signal:{n}": plan_chunks([p], [c], chunk_size) for n, p, c in zip(names, signals, sig_counts, strict=True)}
+    )
     if scheduler:
         from l1ad.rates.dask_backend import connect, run_dask
 
         client = connect(scheduler)
-
-        def run(chunks: list[Any]) -> Any:
-            return run_dask(chunks, emu, client)
-    else:
-
-        def run(chunks: list[Any]) -> Any:
-            return run_local(chunks, emu)
-
-    try:
-        zb = run(zb_chunks)
-        sig = {n: run(c) for n, c in sig_chunks.items()}
-    finally:
-        if client is not None:
+        try:
+            results = run_dask(samples, emu, client)
+        finally:
             client.close()
-    summary = summarize(zb, sig, targets, rate_model, _score_frac(score_model))
+    else:
+        results = run_samples_local(samples, emu)
+    zb = results[ZERO_BIAS]
+    sig = {n: results[f"signal:{n}"] for n in names}
+    sp = score_precision(score_model)
+    summary = summarize(
+        zb, sig, targets, rate_model, None if sp is None else sp[2], score_port=None if sp is None else sp[:2]
+    )
     if console is not False:
         print_summary(summary, console)
     if out is not None:
@@ -139,6 +163,12 @@ def run_rates(
     return summary
 
 
+def _console(console_cls: Any) -> Any:
+    """A rich console; when output is not a terminal, wide enough that the tables do not wrap."""
+    c = console_cls()
+    return c if c.is_terminal else console_cls(width=160)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("rates")
     def rates(
@@ -151,7 +181,9 @@ def register(app: typer.Typer) -> None:
         menu_on_words: bool = typer.Option(False, "--menu-on-words", help="Run the menu on decoded hardware words."),
         scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (default: local)."),
         chunk_size: int = typer.Option(100_000, "--chunk-size", help="Events per chunk (bounds memory)."),
-        filled_bunches: int = typer.Option(2544, "--filled-bunches", help="Colliding bunches of 3564."),
+        filled_bunches: int = typer.Option(2544, "--filled-bunches", help="Colliding (filled) bunch slots."),
+        total_bunches: int = typer.Option(3564, "--total-bunches", help="Bunch slots per LHC orbit."),
+        bunch_crossing_mhz: float = typer.Option(40.08, "--bunch-crossing-mhz", help="Bunch-crossing clock [MHz]."),
         out: Path = typer.Option(Path("out/rates"), "--out", help="Output directory (JSON + PNG)."),
     ) -> None:
         """Thresholds for target rates (score > threshold), pure rate vs an L1 menu, signal efficiencies."""
@@ -161,7 +193,15 @@ def register(app: typer.Typer) -> None:
         from l1ad.rates.ratemodel import RateModel
 
         tgt = parse_targets(targets)
-        rate_model = parse_config(RateModel, {"filled_bunches": filled_bunches}, "--filled-bunches")
+        rate_model = parse_config(
+            RateModel,
+            {
+                "filled_bunches": filled_bunches,
+                "total_bunches": total_bunches,
+                "bunch_crossing_mhz": bunch_crossing_mhz,
+            },
+            "rate model options",
+        )
         rate_model.check_targets(tgt)
         from l1ad.rates.pipeline import Hdf5Reader, check_files
 
@@ -184,7 +224,7 @@ def register(app: typer.Typer) -> None:
             chunk_size=chunk_size,
             rate_model=rate_model,
             menu_on_words=menu_on_words,
-            console=Console(),
+            console=_console(Console),
             extra={"model": {"design": str(design) if design else None,
                          "artifact": str(model) if model else None}},
         )

@@ -9,7 +9,8 @@ Workers must see the input files at the same paths (shared file system).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from l1ad.errors import L1adError
@@ -31,37 +32,54 @@ def connect(address: str, timeout: float = 10.0) -> Any:
 
 
 def run_dask(
-    chunks: Sequence[Chunk], emu: Emulation, client: Any, batch: int = 64, progress: Any = None
-) -> SampleCounts:
-    """Map :func:`process_chunk` over ``chunks`` on ``client``'s cluster; merge the counts as they finish.
+    samples: Mapping[str, Sequence[Chunk]],
+    emu: Emulation,
+    client: Any,
+    batch: int | None = None,
+    progress: Any = None,
+) -> dict[str, SampleCounts]:
+    """Map :func:`process_chunk` over every sample's chunks on ``client``'s cluster; merge as they finish.
 
-    At most ``batch`` chunk results are outstanding at a time, so the client's memory stays bounded.
+    All samples share one task stream (no barrier between zero bias and signals). At most ``batch``
+    chunk results are outstanding at a time (default: 2 per worker thread, at least 4), so the client's
+    memory stays bounded by ``batch`` chunk results plus the merged histograms.
     """
     from dask.distributed import as_completed
 
-    [emu_future] = client.scatter([emu], broadcast=True)
-    total = SampleCounts(emu.seed_names)
-    todo = list(chunks)
+    if batch is None:
+        threads = sum(client.nthreads().values()) or 1
+        batch = max(4, 2 * threads)
+    # hash=False: a fresh key per run, so a previous run's released copy can never be picked up
+    [emu_future] = client.scatter([emu], broadcast=True, hash=False)
+    totals = {name: SampleCounts(emu.seed_names) for name in samples}
+    todo = iter([(name, c) for name, chunks in samples.items() for c in chunks])
+    run_id = uuid.uuid4().hex[:12]
     pending = as_completed()
-    key = 0
+    sample_of: dict[str, str] = {}
+    n_submitted = 0
 
-    def submit(c: Chunk) -> None:
-        nonlocal key
-        key += 1
-        fut = client.submit(process_chunk, c, emu_future, key=f"l1ad-rates-{id(total)}-{key}", pure=False)
-        pending.add(fut)
+    def submit_next() -> None:
+        nonlocal n_submitted
+        item = next(todo, None)
+        if item is None:
+            return
+        name, c = item
+        n_submitted += 1
+        key = f"l1ad-rates-{run_id}-{n_submitted}"
+        sample_of[key] = name
+        pending.add(client.submit(process_chunk, c, emu_future, key=key, pure=False))
 
-    for c in todo[:batch]:
-        submit(c)
-    rest = iter(todo[batch:])
-    for fut in pending:
-        part = fut.result()  # re-raises a worker's L1adError here
-        total.absorb(part)
-        if progress is not None:
-            progress(part.n_events)
-        fut.release()
-        nxt = next(rest, None)
-        if nxt is not None:
-            submit(nxt)
-    log.debug("dask: merged %d chunks", len(todo))
-    return total
+    for _ in range(batch):
+        submit_next()
+    try:
+        for fut in pending:
+            part = fut.result()  # re-raises a worker's L1adError here
+            totals[sample_of.pop(fut.key)].absorb(part)
+            if progress is not None:
+                progress(part.n_events)
+            fut.release()
+            submit_next()
+    finally:
+        emu_future.release()
+    log.debug("dask: merged %d chunks", n_submitted)
+    return totals

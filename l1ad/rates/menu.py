@@ -126,8 +126,9 @@ class Menu:
         if p.ndim != 3 or p.shape[1:] != (N_OBJECTS, 4):
             raise ValueError(f"menu needs events of shape (N, {N_OBJECTS}, 4), got {p.shape}")
         out = np.zeros((p.shape[0], len(self.config.seeds)), dtype=bool)
+        cache: dict[tuple[ObjectClass, float | None], np.ndarray] = {}
         for j, seed in enumerate(self.config.seeds):
-            out[:, j] = self._seed(seed, p)
+            out[:, j] = self._seed(seed, p, cache)
         return out
 
     def fires(self, particles: np.ndarray) -> np.ndarray:
@@ -139,22 +140,39 @@ class Menu:
         return self.evaluate(encoding.decode(words))  # type: ignore[attr-defined]
 
     @staticmethod
-    def _objects(p: np.ndarray, cls: ObjectClass, eta_max: float | None) -> np.ndarray:
-        rows = p[:, _group_rows(cls), :]
-        pt = np.where(rows[:, :, 3] == int(cls), rows[:, :, 0], 0.0)
-        if eta_max is not None:
-            pt = np.where(np.abs(rows[:, :, 1]) <= eta_max, pt, 0.0)
-        return pt
+    def _objects(
+        p: np.ndarray,
+        cls: ObjectClass,
+        eta_max: float | None,
+        cache: dict[tuple[ObjectClass, float | None], np.ndarray],
+    ) -> np.ndarray:
+        """pT of the group's objects (0 for empty slots or |eta| > eta_max), shared between seeds."""
+        key = (cls, eta_max)
+        if key not in cache:
+            rows = p[:, _group_rows(cls), :]
+            ok = rows[:, :, 3] == int(cls)
+            if eta_max is not None:
+                ok &= np.abs(rows[:, :, 1]) <= eta_max
+            cache[key] = np.where(ok, rows[:, :, 0], 0.0)
+        return cache[key]
 
-    def _seed(self, seed: ObjectSeed | HTSeed | METSeed, p: np.ndarray) -> np.ndarray:
+    def _seed(
+        self,
+        seed: ObjectSeed | HTSeed | METSeed,
+        p: np.ndarray,
+        cache: dict[tuple[ObjectClass, float | None], np.ndarray],
+    ) -> np.ndarray:
         if isinstance(seed, ObjectSeed):
-            pt = self._objects(p, seed.object.object_class, seed.eta_max)
+            pt = self._objects(p, seed.object.object_class, seed.eta_max, cache)
             k = len(seed.pt_min)
-            top = -np.sort(-pt, axis=1)[:, :k]  # k highest pT, descending
+            if k == 1:
+                top = pt.max(axis=1, keepdims=True)
+            else:
+                top = -np.sort(-pt, axis=1)[:, :k]  # k highest pT, descending
             thr = np.asarray(seed.pt_min)
             return np.all((top >= thr) & (top > 0), axis=1)
         if isinstance(seed, HTSeed):
-            pt = self._objects(p, ObjectClass.JET, seed.jet_eta_max)
+            pt = self._objects(p, ObjectClass.JET, seed.jet_eta_max, cache)
             ht = np.where(pt >= seed.jet_pt_min, pt, 0.0).sum(axis=1)
             return ht >= seed.ht_min
         met = np.where(p[:, 0, 3] == int(ObjectClass.MET), p[:, 0, 0], 0.0)

@@ -33,6 +33,7 @@ def print_summary(summary: RatesSummary, console: Any = None) -> None:
     rows = summary.per_threshold()
     t = Table(title="Anomaly-trigger thresholds (rates in kHz, 68% Clopper-Pearson)")
     for col in ("target", "threshold", "score value", "events", "rate", "68% CI", "pure rate", "menu OR AD"):
+        # pure rate: events no menu seed fires on; menu OR AD: total L1 rate with the anomaly trigger added
         t.add_column(col, justify="right")
     for r in rows:
         tv = r["threshold_value"]
@@ -57,7 +58,7 @@ def print_summary(summary: RatesSummary, console: Any = None) -> None:
         m.add_row(name, f"{v['n']:,}", f"{v['khz']:.2f}", f"[{v['lo_khz']:.2f}, {v['hi_khz']:.2f}]")
     console.print(m)
     if summary.signals:
-        s = Table(title="Signal efficiency at each threshold (AD alone / menu / menu OR AD / gain over menu)")
+        s = Table(title="Signal efficiency: menu alone; per target rate: anomaly trigger alone / +gain over the menu")
         s.add_column("signal")
         s.add_column("menu", justify="right")
         for r in rows:

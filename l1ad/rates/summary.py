@@ -29,6 +29,15 @@ class RatesSummary:
     choices: tuple[ThresholdChoice, ...]
     score_frac: int | None
     cl: float = ONE_SIGMA_CL
+    #: (width, signed) of the firmware's score and threshold ports, when known
+    score_port: tuple[int, bool] | None = None
+
+    def port_range(self) -> tuple[int, int] | None:
+        """Integers the threshold port can hold (same width/signedness as the score)."""
+        if self.score_port is None:
+            return None
+        w, signed = self.score_port
+        return (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed else (0, (1 << w) - 1)
 
     def _frac(self, k: int, n: int) -> tuple[float, float, float]:
         lo, hi = clopper_pearson(k, n, self.cl)
@@ -48,6 +57,7 @@ class RatesSummary:
 
     def per_threshold(self) -> list[dict[str, Any]]:
         zb = self.zero_bias
+        rng = self.port_range()
         rows = []
         for c in self.choices:
             t = c.threshold
@@ -56,6 +66,8 @@ class RatesSummary:
             row: dict[str, Any] = {
                 **c.to_dict(),
                 "threshold_value": t * 2.0**-self.score_frac if self.score_frac is not None else None,
+                # False: the target needs a cut below the smallest port value (fires on every event)
+                "fits_threshold_port": None if rng is None else bool(rng[0] <= t <= rng[1]),
                 "ad_rate": self._khz(n_ad),
                 "pure_rate": self._khz(n_pure),
                 "menu_or_ad_rate": self._khz(zb.menu_count + n_pure),
@@ -98,6 +110,8 @@ class RatesSummary:
             },
             "trigger": "fires when integer score > integer threshold",
             "score_frac_bits": self.score_frac,
+            "score_port": None if self.score_port is None else {
+                "width": self.score_port[0], "signed": self.score_port[1]},
             "confidence_level": self.cl,
             "zero_bias": {"n_events": zb.n_events, "score_min": int(values[0]), "score_max": int(values[-1]),
                           "distinct_scores": int(values.size)},
@@ -119,11 +133,12 @@ def summarize(
     rate_model: RateModel,
     score_frac: int | None = None,
     cl: float = ONE_SIGMA_CL,
+    score_port: tuple[int, bool] | None = None,
 ) -> RatesSummary:
     if zero_bias.n_events == 0:
         raise ValueError("no zero-bias events")
     choices = tuple(choose_thresholds(zero_bias.scores, list(targets_khz), rate_model, cl))
-    return RatesSummary(rate_model, zero_bias, dict(signals), choices, score_frac, cl)
+    return RatesSummary(rate_model, zero_bias, dict(signals), choices, score_frac, cl, score_port)
 
 
 

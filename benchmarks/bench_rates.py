@@ -1,0 +1,185 @@
+"""Rate-emulation throughput: bit-exact integer scores per second per core, and the time for 10^8 events.
+
+    python -m benchmarks.bench_rates [--events N] [--artifact DIR | --design DIR] [--json FILE]
+
+Measured on one core (BLAS and OpenMP pinned to one thread before NumPy loads):
+
+* ``model``    - ``FixedPointModel.predict`` on encoded zero-bias words, in the steps of
+  ``l1ad.rates.pipeline.DEFAULT_BATCH`` events that ``l1ad rates`` uses (the NumPy path of the issue);
+* ``model@default`` - the same with ``predict``'s own default batching (whole arrays), for comparison;
+* ``baseline`` - a plain float64 NumPy forward pass of the same shape (x @ W1, ReLU, @ W2, ReLU, @ W3,
+  sum of squares) on the whole array, measured in the same run: the ratio model/baseline compares
+  across machines;
+* ``pipeline`` - ``l1ad.rates.pipeline.process_chunk`` on an ADC2021 HDF5 file (read + validate +
+  encode + model + menu + histograms), i.e. what one ``l1ad rates`` worker does.
+
+Without ``--artifact``/``--design`` the default-size model (AXOL1TL-style VAE encoder 57 -> 32 -> 16 -> 8,
+score sum of mu^2, ``l1ad.models`` default quantizers) is built with random (Glorot) weights; the integer
+arithmetic and hence the speed do not depend on the weight values.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+    os.environ[_v] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+TARGET_EV_PER_S = 2e6  # issue 6: >= 2M events/s per core on the NumPy path
+EXTRAPOLATE_EVENTS = 10**8
+
+
+def toy_zero_bias(n: int, seed: int = 0) -> np.ndarray:
+    """(n, 19, 4) float32 events in the ADC2021 layout with falling pT spectra (speed test input only)."""
+    from l1ad.data.layout import GROUPS, N_OBJECTS, ObjectClass
+
+    rng = np.random.default_rng(seed)
+    p = np.zeros((n, N_OBJECTS, 4), np.float32)
+    p[:, 0, 0] = rng.exponential(12.0, n)
+    p[:, 0, 2] = rng.uniform(-np.pi, np.pi, n)
+    p[:, 0, 3] = int(ObjectClass.MET)
+    spec = {ObjectClass.EGAMMA: (0.6, 8.0, 3.0), ObjectClass.MUON: (0.3, 6.0, 3.0), ObjectClass.JET: (3.0, 18.0, 15.0)}
+    for cls, first, k in GROUPS:
+        if cls == ObjectClass.MET:
+            continue
+        mult, scale, pt0 = spec[cls]
+        m = np.minimum(rng.poisson(mult, n), k)
+        pt = -np.sort(-(rng.exponential(scale, (n, k)) + pt0), axis=1)
+        present = np.arange(k)[None, :] < m[:, None]
+        rows = slice(first, first + k)
+        p[:, rows, 0] = np.where(present, pt, 0)
+        p[:, rows, 1] = np.where(present, rng.uniform(-2.5, 2.5, (n, k)), 0)
+        p[:, rows, 2] = np.where(present, rng.uniform(-np.pi, np.pi, (n, k)), 0)
+        p[:, rows, 3] = np.where(present, int(cls), 0)
+    return p
+
+
+def default_model(words: np.ndarray) -> Any:
+    """The default-size trigger model with random weights, as a FixedPointModel (preprocessing fitted)."""
+    from l1ad.data.encoding import load_encoding
+    from l1ad.fixedpoint import FixedPointModel, InputField
+    from l1ad.models.preprocessing import fit_word_preprocessing
+    from l1ad.models.quantizers import QuantConfig
+    from l1ad.models.vae import VaeConfig, build_vae
+
+    q = QuantConfig()
+    built = build_vae(VaeConfig(), q)
+    pre = fit_word_preprocessing(words, q.input)
+    inputs = [InputField(f.name, f.width, f.signed) for f in load_encoding().fields]
+    return FixedPointModel.from_keras(built.trigger_model(), pre.to_json(), built.score, inputs, name="vae_random")
+
+
+def load_model(args: argparse.Namespace, words: np.ndarray) -> Any:
+    from l1ad.cli.rates import load_score_model
+
+    if args.artifact or args.design:
+        return load_score_model(args.design, args.artifact)
+    return default_model(words)
+
+
+def best_rate(fn: Callable[[], Any], n_events: int, repeat: int) -> float:
+    """Events/s of the fastest of ``repeat`` runs (least disturbed by other load on the machine)."""
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return n_events / best
+
+
+def float_baseline(model: Any, words: np.ndarray) -> Callable[[], Any]:
+    """Plain float64 forward pass with the same matrix shapes as the model's dense layers."""
+    from l1ad.fixedpoint.types import Dense
+
+    ws = [lay.weights.astype(np.float64) for lay in model.layers if isinstance(lay, Dense)]
+    x = (words - model.offset).astype(np.float64)
+
+    def run() -> Any:
+        h = x
+        for i, w in enumerate(ws):
+            h = h @ w
+            if i < len(ws) - 1:
+                h = np.maximum(h, 0.0)
+        return (h * h).sum(axis=1)
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=400_000, help="events per timed pass")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--artifact", type=Path, default=None, help="model artifact dir (default: random weights)")
+    ap.add_argument("--design", type=Path, default=None, help="built design dir (uses its fixedpoint.json)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
+    args = ap.parse_args(argv)
+
+    from l1ad.data.adc2021 import write_events
+    from l1ad.data.encoding import load_encoding
+    from l1ad.rates.menu import load_menu
+    from l1ad.rates.pipeline import DEFAULT_BATCH, Emulation, Hdf5Reader, plan_chunks, process_chunk
+
+    n = args.events
+    events = toy_zero_bias(n)
+    enc = load_encoding()
+    words = np.concatenate([enc.encode(events[a : a + DEFAULT_BATCH]).words for a in range(0, n, DEFAULT_BATCH)])
+    model = load_model(args, words)
+    layers = " -> ".join(str(r.get("weights", [""])[-1]) for r in model.summary() if "weights" in r)
+    print(f"model {model.name}: 57 -> {layers}, score {model.score.type} {model.score_precision}; {n:,} events")
+
+    def model_stepped() -> Any:
+        for a in range(0, n, DEFAULT_BATCH):
+            model.predict(words[a : a + DEFAULT_BATCH])
+
+    r_model = best_rate(model_stepped, n, args.repeat)
+    r_model_default = best_rate(lambda: model.predict(words), n, args.repeat)
+    r_base = best_rate(float_baseline(model, words), n, args.repeat)
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "zero_bias.h5"
+        write_events(path, events)
+        emu = Emulation(model, enc, load_menu(), reader=Hdf5Reader())
+        chunks = plan_chunks([path], [n], 100_000)
+        r_pipe = best_rate(lambda: [process_chunk(c, emu) for c in chunks], n, max(1, args.repeat - 1))
+
+    cores = os.cpu_count() or 1
+    rows = {
+        "model (l1ad rates steps)": r_model,
+        "model (predict default batching)": r_model_default,
+        "float64 baseline, same shapes": r_base,
+        "pipeline (read+encode+model+menu)": r_pipe,
+    }
+    print(f"\n{'measurement':36s} {'M ev/s/core':>12s} {'vs baseline':>12s} {'1e8 ev, 1 core':>15s} "
+          f"{f'1e8 ev, {cores} cores':>16s}")
+    for name, r in rows.items():
+        t1 = EXTRAPOLATE_EVENTS / r
+        print(f"{name:36s} {r / 1e6:12.3f} {r / r_base:12.2f} {t1 / 60:13.1f} min {t1 / cores / 60:14.1f} min")
+    ok = r_model >= TARGET_EV_PER_S
+    print(f"\ntarget >= {TARGET_EV_PER_S / 1e6:g} M ev/s/core for the model on the NumPy path: "
+          f"{'met' if ok else 'NOT met'} ({r_model / 1e6:.2f} M ev/s/core)")
+    if args.json:
+        from l1ad.io import write_json
+
+        write_json(args.json, {
+            "events": n, "cores": cores, "model": model.name, "ev_per_s_per_core": rows,
+            "ratio_vs_float_baseline": {k: v / r_base for k, v in rows.items()},
+            "extrapolated_seconds_1e8_one_core": {k: EXTRAPOLATE_EVENTS / v for k, v in rows.items()},
+            "target_ev_per_s_per_core": TARGET_EV_PER_S, "target_met": ok,
+        })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

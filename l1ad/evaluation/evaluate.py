@@ -1,0 +1,124 @@
+"""``l1ad evaluate ARTIFACT``: physics metrics + plots of a trained artifact, quantized vs float twin.
+
+AD models: per signal ROC/AUC, efficiency at FPR 1e-5 and at 1/5/10 kHz of 28.6 MHz zero bias (see
+:mod:`l1ad.evaluation.metrics`), score distributions. Scores are formed as the firmware forms them from the
+quantized trigger model's outputs (:mod:`l1ad.models.scoring`). b-tagger: ROC, AUC, mistag at 70 % b eff.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from l1ad.evaluation import plots
+from l1ad.evaluation.metrics import WORKING_POINTS, ZERO_BIAS_RATE_HZ, ad_metrics, btag_metrics
+from l1ad.io import atomic_dir, write_json
+from l1ad.models.artifact import Artifact, load_artifact
+from l1ad.models.scoring import trigger_scores
+from l1ad.training import data as D
+
+__all__ = ["evaluate_artifact"]
+
+log = logging.getLogger("l1ad.evaluation")
+
+
+def _variants(art: Artifact) -> dict[str, Any]:
+    out = {"quantized": art.trigger_model}
+    if (art.path / "float.h5").is_file():
+        out["float"] = art.float_model
+    return out
+
+
+def _default_signals(data_dir: Path | None) -> list[Path]:
+    d = Path(data_dir) if data_dir is not None else Path("data")
+    found = []
+    for name in D.DEFAULT_SIGNALS:
+        try:
+            found.append(D.resolve_data_file(f"{name}.h5", d))
+        except Exception:  # noqa: BLE001 - a missing default signal is simply skipped
+            log.warning("signal %s.h5 not found in %s; skipped", name, d)
+    return found
+
+
+def _evaluate_ad(art: Artifact, background: Path | None, signals: list[Path], data_dir: Path | None,
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    bg_meta = art.meta.get("data", {}).get("background", {})
+    if background is None:
+        background = D.resolve_data_file(Path(bg_meta.get("path", "zero_bias.h5")).name, data_dir)
+        start, stop = bg_meta.get("test", [0, None])
+        if start == stop:  # no test split recorded: use validation events
+            start, stop = bg_meta.get("validation", [0, None])
+    else:
+        background = D.resolve_data_file(background, data_dir)
+        same = bg_meta.get("sha256") == D.file_provenance(background)["sha256"]
+        start, stop = (bg_meta.get("test", [0, None]) if same else (0, None))
+    words = D.load_words(background, start, stop)
+    x_bkg = art.preprocess(words)
+    models = _variants(art)
+    bkg = {k: trigger_scores(m, art.score_type, x_bkg) for k, m in models.items()}
+    sig: dict[str, dict[str, np.ndarray]] = {}
+    result: dict[str, Any] = {
+        "background": {"file": str(background), "events": [start, stop if stop is not None else start + len(words)],
+                       "n": len(words)},
+        "rate_conversion": {"zero_bias_rate_hz": ZERO_BIAS_RATE_HZ, "formula": "FPR = rate / 28.6 MHz",
+                            "working_points": WORKING_POINTS},
+        "signals": {},
+    }
+    for s in signals:
+        path = D.resolve_data_file(s, data_dir)
+        xs = art.preprocess(D.load_words(path))
+        sig[path.stem] = {k: trigger_scores(m, art.score_type, xs) for k, m in models.items()}
+        per = {k: ad_metrics(bkg[k], v) for k, v in sig[path.stem].items()}
+        if "float" in per:
+            per["ratio_quantized_over_float"] = {
+                wp: per["quantized"]["working_points"][wp]["efficiency"]
+                / max(per["float"]["working_points"][wp]["efficiency"], 1e-12) for wp in WORKING_POINTS}
+        result["signals"][path.stem] = {"file": str(path), **per}
+    return result, bkg, sig
+
+
+def _evaluate_btag(art: Artifact, jets: Path | None, data_dir: Path | None) -> tuple[dict[str, Any], Any, Any]:
+    jmeta = art.meta.get("data", {}).get("jets", {})
+    path = D.resolve_data_file(jets if jets is not None else Path(jmeta.get("path", "btag.h5")).name, data_dir)
+    tracks, labels, _ = D.load_jets(path)
+    same = jmeta.get("sha256") == D.file_provenance(path)["sha256"]
+    if same and "shuffle_seed" in jmeta:  # the training's held-out test jets
+        n = jmeta["events_used"]
+        perm = np.random.default_rng(jmeta["shuffle_seed"]).permutation(n)
+        test = perm[n - jmeta["test"]:] if jmeta["test"] > 0 else perm[n - jmeta["validation"]:]
+        tracks, labels = tracks[:n][test], labels[:n][test]
+    x = art.preprocess(tracks)
+    scores = {k: trigger_scores(m, "identity", x) for k, m in _variants(art).items()}
+    res = {"jets": {"file": str(path), "n": len(labels), "held_out_test_split": bool(same)},
+           **{k: btag_metrics(labels, s) for k, s in scores.items()}}
+    if "float" in res:
+        res["auc_difference_float_minus_quantized"] = res["float"]["auc"] - res["quantized"]["auc"]
+    return res, labels, scores
+
+
+def evaluate_artifact(artifact: str | Path, out: str | Path, data_dir: str | Path | None = None,
+                      background: str | Path | None = None, signals: list[str | Path] | None = None,
+                      jets: str | Path | None = None) -> dict[str, Any]:
+    """Compute every number, write ``metrics.json`` and the PNGs into ``out`` (atomically); return the numbers."""
+    art = load_artifact(artifact)
+    dd = Path(data_dir) if data_dir is not None else None
+    out = Path(out)
+    if art.kind == "cnn":
+        res, labels, scores = _evaluate_btag(art, Path(jets) if jets else None, dd)
+        result = {"model": art.name, "kind": art.kind, "btag": res}
+        with atomic_dir(out) as tmp:
+            plots.plot_btag_roc(labels, scores, tmp / "btag_roc.png", art.name)
+            write_json(tmp / "metrics.json", result)
+        return result
+    sig_paths = [Path(s) for s in signals] if signals else _default_signals(dd)
+    res, bkg, sig = _evaluate_ad(art, Path(background) if background else None, sig_paths, dd)
+    result = {"model": art.name, "kind": art.kind, "score": art.score_type, **res}
+    with atomic_dir(out) as tmp:
+        if sig:
+            plots.plot_ad_rocs(bkg, sig, tmp / "roc.png", art.name)
+        plots.plot_score_distributions(bkg, sig, tmp / "scores.png", art.name)
+        write_json(tmp / "metrics.json", result)
+    return result

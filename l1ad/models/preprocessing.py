@@ -1,0 +1,108 @@
+"""Integer-domain input scaling as the firmware does it: ``v = (word - offset) >> shift``.
+
+AXOL1TL scales each GT word with one subtraction and one shift, no multipliers
+(/work/shared/reference/l1-anchors.md). Here the shift only moves the binary point, so
+``v = (word - offset) * 2**-shift`` is exact, and the fit keeps ``shift <= frac_bits`` of the input
+quantizer: every ``v`` lies on the quantizer's grid, the quantizer never rounds (QKeras rounds half-to-even,
+ap_fixed truncates — they would disagree), it only saturates the rare tails outside its range.
+
+For the b-tag CNN (float track features, not GT words) :func:`fit_float_scaling` picks power-of-two scales
+only (offset 0); there the input quantizer does round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from l1ad.errors import DataError
+from l1ad.models.quantizers import BitsQuantizer
+
+__all__ = ["Preprocessing", "fit_float_scaling", "fit_word_preprocessing"]
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Per-input integer ``offset`` and ``shift``; ``apply`` gives ``(x - offset) * 2**-shift``."""
+
+    offset: np.ndarray  # int64 (n,)
+    shift: np.ndarray  # int64 (n,)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        n = self.offset.shape[0]
+        if x.shape[-1] != n:
+            raise DataError(f"preprocessing: expected {n} inputs per row, got shape {x.shape}")
+        if np.issubdtype(x.dtype, np.integer):
+            d = (x.astype(np.int64) - self.offset).astype(np.float64)
+        else:
+            d = x.astype(np.float64) - self.offset
+        return np.ldexp(d, -self.shift).astype(np.float32)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"offset": [int(v) for v in self.offset], "shift": [int(v) for v in self.shift]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Preprocessing:
+        off = np.asarray(d["offset"], dtype=np.int64)
+        sh = np.asarray(d["shift"], dtype=np.int64)
+        if off.shape != sh.shape or off.ndim != 1:
+            raise DataError(f"preprocessing: offset/shift shapes differ ({off.shape} vs {sh.shape})")
+        return cls(off, sh)
+
+
+def _code_range(q: BitsQuantizer) -> tuple[int, int]:
+    """Integer codes of the quantizer (value = code * 2**-frac_bits)."""
+    if q.signed:
+        return -(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1
+    return 0, 2**q.bits - 1
+
+
+def fit_word_preprocessing(words: np.ndarray, q: BitsQuantizer, coverage: float = 0.999) -> Preprocessing:
+    """Fit integer offsets and shifts on zero-bias words (N, n) so ``coverage`` of each input is in range.
+
+    Per input: the central ``coverage`` interval [lo, hi] of the words is centred on the code range and the
+    smallest shift in [0, frac_bits] that fits it is taken (the largest exact scale); if even
+    ``shift = frac_bits`` (one code per word LSB) cannot hold it, the tails saturate.
+    """
+    w = np.asarray(words)
+    if w.ndim != 2 or w.shape[0] == 0:
+        raise DataError(f"preprocessing fit: need a non-empty (N, n) word array, got shape {w.shape}")
+    if not np.issubdtype(w.dtype, np.integer):
+        raise DataError(f"preprocessing fit: words must be integers, got {w.dtype}")
+    cmin, cmax = _code_range(q)
+    tail = (1.0 - coverage) / 2
+    lo = np.floor(np.quantile(w, tail, axis=0)).astype(np.int64)
+    hi = np.ceil(np.quantile(w, 1.0 - tail, axis=0)).astype(np.int64)
+    n = w.shape[1]
+    offset = np.zeros(n, np.int64)
+    shift = np.full(n, q.frac_bits, np.int64)
+    for j in range(n):
+        span = int(hi[j] - lo[j])
+        for s in range(q.frac_bits + 1):
+            scale = 2 ** (q.frac_bits - s)  # codes per word LSB
+            if span * scale <= cmax - cmin:
+                shift[j] = s
+                break
+        scale = 2 ** (q.frac_bits - int(shift[j]))
+        # centre [lo, hi] on the code range: code = (w - offset) * scale
+        mid_code = (cmin + cmax) / 2
+        offset[j] = int(round((lo[j] + hi[j]) / 2 - mid_code / scale))
+        if lo[j] == hi[j]:
+            offset[j] = int(lo[j]) if cmin <= 0 <= cmax else int(lo[j]) - cmin // scale
+    return Preprocessing(offset, shift)
+
+
+def fit_float_scaling(x: np.ndarray, q: BitsQuantizer, coverage: float = 0.999) -> Preprocessing:
+    """Power-of-two scale per feature (last axis) so ``coverage`` of ``|x|`` is below the quantizer maximum."""
+    x = np.asarray(x, dtype=np.float64)
+    flat = x.reshape(-1, x.shape[-1])
+    amax = np.quantile(np.abs(flat), coverage, axis=0)
+    limit = 2.0**q.integer
+    shift = np.zeros(flat.shape[1], np.int64)
+    for j, a in enumerate(amax):
+        if a > 0:
+            shift[j] = int(np.ceil(np.log2(a / limit)))
+    return Preprocessing(np.zeros(flat.shape[1], np.int64), shift)

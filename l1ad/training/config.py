@@ -1,0 +1,71 @@
+"""Training config schema (``configs/models/*.yaml``); unknown keys are errors naming their path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from l1ad.config import StrictModel, load_config
+from l1ad.models.ae import AeConfig
+from l1ad.models.btag import CnnConfig
+from l1ad.models.pruning import PruningConfig
+from l1ad.models.quantizers import QuantConfig
+from l1ad.models.vae import VaeConfig
+
+__all__ = ["DataConfig", "EarlyStopping", "TrainConfig", "TrainingParams", "load_train_config"]
+
+ModelConfig = Annotated[VaeConfig | AeConfig | CnnConfig, Field(discriminator="kind")]
+
+
+class DataConfig(StrictModel):
+    """Files are relative to ``--data-dir`` (default ``data/``) unless absolute."""
+
+    background: str | None = Field(None, description="zero-bias events (AD models train on these only)")
+    signals: list[str] = Field(default_factory=list, description="signal files for end-of-training metrics")
+    jets: str | None = Field(None, description="b-tag jets file (CNN)")
+    max_events: int | None = Field(None, ge=10)
+    validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    test_fraction: float = Field(0.3, ge=0.0, lt=0.8)
+    coverage: float = Field(0.999, gt=0.5, le=1.0, description="fraction of zero bias the input scaling covers")
+
+
+class EarlyStopping(StrictModel):
+    patience: int = Field(4, ge=1)
+    min_delta: float = Field(0.0, ge=0.0)
+
+
+class TrainingParams(StrictModel):
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(1024, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    optimizer: str = Field("adam", pattern="^(adam|sgd|rmsprop)$")
+    early_stopping: EarlyStopping | None = EarlyStopping()
+    seed: int = 42
+    float_twin: bool = True
+
+
+class TrainConfig(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    model: ModelConfig
+    quantizers: QuantConfig = QuantConfig()
+    pruning: PruningConfig = PruningConfig()
+    data: DataConfig
+    training: TrainingParams = TrainingParams()
+    output: str | None = Field(None, description="artifact directory (default out/models/<name>)")
+
+    @model_validator(mode="after")
+    def _data_matches_model(self) -> TrainConfig:
+        if self.model.kind == "cnn" and not self.data.jets:
+            raise ValueError("a cnn model needs data.jets")
+        if self.model.kind != "cnn" and not self.data.background:
+            raise ValueError(f"a {self.model.kind} model needs data.background (zero bias)")
+        return self
+
+    def output_dir(self) -> Path:
+        return Path(self.output) if self.output else Path("out/models") / self.name
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    return load_config(TrainConfig, path)

@@ -1,0 +1,90 @@
+"""Keras ``fit`` with early stopping, a per-epoch atomic checkpoint and one log line per epoch off a TTY.
+
+Ctrl-C during ``fit`` propagates ``KeyboardInterrupt``; the checkpoint of the last *completed* epoch (always
+written atomically) stays usable, and the caller writes no artifact.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from l1ad import _compat
+from l1ad.io import atomic_file
+from l1ad.models.base import BuiltModel
+from l1ad.models.pruning import PruningConfig, apply_pruning, pruning_callbacks, strip_pruning
+from l1ad.training.config import TrainingParams
+
+__all__ = ["FitResult", "fit_model"]
+
+log = logging.getLogger("l1ad.training")
+
+
+@dataclass
+class FitResult:
+    model: Any  # trained, pruning stripped, best weights restored
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs_run: int = 0
+    seconds: float = 0.0
+    events_per_second: float = 0.0
+
+
+def _callbacks(label: str, checkpoint: Path | None, pruned: bool, epochs: int) -> list[Any]:
+    keras = _compat.keras()
+
+    class EpochLine(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._t0 = time.monotonic()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            vals = " ".join(f"{k}={v:.5g}" for k, v in (logs or {}).items())
+            log.info("[%s] epoch %d/%d %s (%.1f s)", label, epoch + 1, epochs, vals,
+                     time.monotonic() - self._t0)
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            assert checkpoint is not None
+            m = strip_pruning(self.model) if pruned else self.model
+            with atomic_file(checkpoint, suffix=".h5") as tmp:
+                m.save(str(tmp), save_format="h5", include_optimizer=False)
+
+    cbs: list[Any] = []
+    if not sys.stdout.isatty():
+        cbs.append(EpochLine())
+    if checkpoint is not None:
+        cbs.append(Checkpoint())
+    return cbs
+
+
+def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+              params: TrainingParams, pruning: PruningConfig, label: str,
+              checkpoint: Path | None = None, epochs: int | None = None) -> FitResult:
+    keras = _compat.keras()
+    keras.utils.set_random_seed(params.seed)
+    epochs = epochs or params.epochs
+    steps = epochs * int(np.ceil(len(x) / params.batch_size))
+    trigger_layers = {lay.name for lay in built.trigger_model().layers}
+    model = apply_pruning(built.model, pruning, trigger_layers, steps)
+    pruned = model is not built.model
+    opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
+           "rmsprop": keras.optimizers.RMSprop}[params.optimizer](learning_rate=params.learning_rate)
+    model.compile(optimizer=opt, loss=built.loss)
+    cbs = _callbacks(label, checkpoint, pruned, epochs) + pruning_callbacks(pruning)
+    if params.early_stopping is not None:
+        cbs.append(keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=params.early_stopping.patience,
+            min_delta=params.early_stopping.min_delta, restore_best_weights=True))
+    t0 = time.monotonic()
+    hist = model.fit(x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=params.batch_size,
+                     shuffle=True, callbacks=cbs, verbose=1 if sys.stdout.isatty() else 0)
+    dt = time.monotonic() - t0
+    final = strip_pruning(model) if pruned else model
+    n_ep = len(hist.history.get("loss", []))
+    history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    return FitResult(final, history, n_ep, dt, len(x) * n_ep / dt if dt > 0 else 0.0)

@@ -1,0 +1,98 @@
+"""``l1ad data inspect / encode / convert`` end to end, plus clean one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from test_data_io import random_events
+
+from l1ad.data.adc2021 import read_events, write_events
+from l1ad.data.encoding import load_encoding
+
+
+@pytest.fixture
+def two_files(tmp_path):
+    a = random_events(3000, seed=10)
+    b = random_events(2000, seed=11)
+    b[:, 9, 0] += 100.0  # a "signal" with harder leading jets (still pT-ordered)
+    write_events(tmp_path / "bkg.h5", a, {"process": "bkg", "seed": 10})
+    write_events(tmp_path / "sig.h5", b, {"process": "sig", "seed": 11})
+    return tmp_path, a, b
+
+
+def test_inspect_writes_summary_json_and_plots(cli, two_files):
+    d, a, b = two_files
+    out = d / "insp"
+    code, stdout, err = cli("data", "inspect", d / "bkg.h5", d / "sig.h5", "--out", out)
+    assert code == 0, err
+    assert "3000 events" in stdout and "egamma" in stdout and "jet" in stdout
+    s = json.loads((out / "bkg.summary.json").read_text())
+    assert s["n_events"] == 3000 and s["attrs"]["process"] == "bkg"
+    # multiplicities and means are computed from the data
+    n_jets = (a[:, 9:19, 0] > 0).sum(axis=1)
+    assert s["groups"]["jet"]["mean_multiplicity"] == pytest.approx(n_jets.mean(), abs=1e-6)
+    assert s["groups"]["jet"]["multiplicity_counts"] == np.bincount(n_jets, minlength=11).tolist()
+    assert s["means"]["met"] == pytest.approx(a[:, 0, 0].mean(), rel=1e-5)
+    lead = s["histograms"]["leading_jet_et"]
+    assert sum(lead["counts"]) + lead["overflow"] == int((a[:, 9, 0] > 0).sum())
+    assert s["groups"]["muon"]["pT_range"][1] == pytest.approx(float(a[:, 5:9, 0].max()), rel=1e-6)
+    sig = json.loads((out / "sig.summary.json").read_text())
+    assert sig["means"]["leading_jet_et"] > s["means"]["leading_jet_et"] + 50
+    for png in ("bkg.summary.png", "sig.summary.png", "comparison.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_inspect_errors_cleanly(cli, tmp_path):
+    code, out, err = cli("data", "inspect", tmp_path / "missing.h5", "--out", tmp_path / "o")
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'missing.h5'}: no such file"
+    assert not (tmp_path / "o").exists()
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as f:
+        f.create_dataset("Particles", data=np.zeros((4, 19, 5), np.float32))
+    code, out, err = cli("data", "inspect", bad, "--no-plots", "--out", tmp_path / "o")
+    assert code == 2 and "dataset 'Particles': wrong shape (4, 19, 5)" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_encode_command_matches_library(cli, two_files):
+    d, a, _ = two_files
+    a = a.copy()
+    a[0, 9, 0] = 5000.0  # saturates jet ET
+    write_events(d / "sat.h5", a)
+    code, out, err = cli("data", "encode", d / "sat.h5", "--out", d / "w.h5", "--chunk-size", "700")
+    assert code == 0, err
+    enc = load_encoding()
+    with h5py.File(d / "w.h5") as f:
+        np.testing.assert_array_equal(f["Words"][()], enc.encode(read_events(d / "sat.h5")).words)
+        assert f.attrs["overflow.jet.pT"] == 1
+        assert list(f["Words"].attrs["fields"])[27] == "jet1_pT"
+    assert "jet.pT" in out
+
+
+def test_convert_root(cli, tmp_path):
+    uproot = pytest.importorskip("uproot")
+    import awkward as ak
+
+    with uproot.recreate(tmp_path / "n.root") as f:
+        f["l1UpgradeTree/L1UpgradeTree"] = {
+            "egEt": ak.Array([[12.0], []]), "egEta": ak.Array([[0.1], []]), "egPhi": ak.Array([[0.2], []]),
+            "muonEt": ak.Array([[], [8.0]]), "muonEta": ak.Array([[], [1.0]]), "muonPhi": ak.Array([[], [2.0]]),
+            "muonQual": ak.Array([[], [12]]),
+            "jetEt": ak.Array([[30.0, 40.0], []]), "jetEta": ak.Array([[0.0, 1.0], []]),
+            "jetPhi": ak.Array([[0.0, 1.0], []]),
+            "sumType": ak.Array([[2], [2]]), "sumEt": ak.Array([[5.0], [6.0]]), "sumPhi": ak.Array([[0.0], [1.0]]),
+        }
+    code, out, err = cli("data", "convert", tmp_path / "n.root", tmp_path / "n.h5")
+    assert code == 0, err
+    p = read_events(tmp_path / "n.h5")
+    assert p.shape == (2, 19, 4)
+    np.testing.assert_allclose(p[0, 9:11, 0], [40.0, 30.0])
+    np.testing.assert_allclose(p[1, 5], [8.0, 1.0, 2.0, 3.0])
+
+
+def test_help_lists_commands(cli):
+    code, out, _ = cli("data", "--help")
+    assert code == 0 and "inspect" in out and "encode" in out and "convert" in out

@@ -1,0 +1,122 @@
+"""Hardware encoding: uGT widths/LSBs, exact round trip on words, saturation counted, phi wrapping."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import yaml
+
+from l1ad.data.encoding import load_encoding
+from l1ad.data.layout import N_INPUTS
+from l1ad.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def enc():
+    return load_encoding()
+
+
+def test_fields_follow_ugt_data_types(enc):
+    f = enc.fields
+    assert len(f) == N_INPUTS == 57
+    by = {x.name: x for x in f}
+    # word index = 3 * row + feature; row 0 MET, 1-4 e/gamma, 5-8 muons, 9-18 jets
+    assert [f[0].name, f[3].name, f[15].name, f[27].name, f[56].name] == [
+        "met_pT", "egamma1_pT", "muon1_pT", "jet1_pT", "jet10_phi"]
+    assert (by["met_pT"].width, by["egamma2_pT"].width, by["muon3_pT"].width, by["jet4_pT"].width) == (12, 9, 9, 11)
+    assert all(x.lsb == 0.5 and not x.signed and x.unit == "GeV" for x in f if x.feature == "pT")
+    assert by["jet1_eta"].lsb == pytest.approx(0.0435) and by["jet1_eta"].width == 8 and by["jet1_eta"].signed
+    assert by["egamma1_eta"].lsb == pytest.approx(0.087 / 2)
+    assert by["muon1_eta"].lsb == pytest.approx(0.0870 / 8) and by["muon1_eta"].width == 9
+    assert by["jet1_phi"].lsb == pytest.approx(2 * math.pi / 144) and by["jet1_phi"].width == 8
+    assert by["muon1_phi"].lsb == pytest.approx(2 * math.pi / 576) and by["muon1_phi"].width == 10
+    assert by["met_phi"].periodic_bins == 144 and not by["met_phi"].signed
+    assert (by["muon2_eta"].min, by["muon2_eta"].max, by["jet2_pT"].max) == (-256, 255, 2047)
+
+
+def random_valid_words(enc, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(enc.valid_min, enc.valid_max + 1, size=(n, N_INPUTS), dtype=np.int64)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exact_round_trip_on_words(enc, seed):
+    w = random_valid_words(enc, 20_000, seed)
+    w[:, 0::3][np.random.default_rng(seed).random((20_000, 19)) < 0.3] = 0  # some empty objects
+    # include every field's extreme words
+    w[0], w[1] = enc.valid_min, enc.valid_max
+    decoded = enc.decode(w)
+    assert decoded.dtype == np.float32 and decoded.shape == (20_000, 19, 4)
+    again = enc.encode(decoded)
+    np.testing.assert_array_equal(again.words, w)
+    assert again.n_overflow == 0
+    # class ids come from the layout where pT != 0
+    assert set(np.unique(decoded[:, 9:, 3])) <= {0.0, 4.0}
+    np.testing.assert_array_equal(decoded[:, :, 3] > 0, w[:, 0::3] != 0)
+    # decoded phi lies in [-pi, pi)
+    assert decoded[:, :, 2].min() >= -math.pi - 1e-6 and decoded[:, :, 2].max() < math.pi
+
+
+def test_encode_matches_lsb_arithmetic(enc):
+    p = np.zeros((1, 19, 4), np.float32)
+    p[0, 9] = [100.3, -1.0, -0.5, 4]  # leading jet
+    p[0, 5] = [25.0, 1.0, 2.0, 3]  # leading muon
+    w = enc.encode(p).words[0]
+    assert w[27] == round(100.3 / 0.5) and w[28] == round(-1.0 / 0.0435)
+    assert w[29] == round(-0.5 / (2 * math.pi / 144)) % 144  # unsigned bin index
+    assert w[15] == 50 and w[16] == round(1.0 / 0.010875) and w[17] == round(2.0 / (2 * math.pi / 576))
+
+
+def test_saturation_is_counted_never_wraps(enc):
+    p = np.zeros((3, 19, 4), np.float32)
+    p[0, 1] = [300.0, 0.1, 0.1, 2]  # e/gamma ET > 255.5 GeV
+    p[1, 1] = [260.0, 0.0, 0.0, 2]
+    p[0, 9] = [5000.0, 6.0, 0.0, 4]  # jet ET > 1023.5 and eta > 127 * 0.0435
+    p[2, 5] = [10.0, -3.0, 0.0, 3]  # muon eta < -256 * 0.010875
+    p[2, 0] = [2047.5, 0.0, 1.0, 1]  # MET exactly at max: no overflow
+    r = enc.encode(p)
+    assert r.overflow["egamma.pT"] == 2 and r.overflow["jet.pT"] == 1 and r.overflow["jet.eta"] == 1
+    assert r.overflow["muon.eta"] == 1 and r.overflow["met.pT"] == 0 and r.n_overflow == 5
+    assert r.words[0, 3] == 511 and r.words[1, 3] == 511  # saturated, not wrapped to small values
+    assert r.words[0, 27] == 2047 and r.words[0, 28] == 127 and r.words[2, 16] == -256
+    assert r.words[2, 0] == 4095
+
+
+def test_phi_wraps_periodically_without_overflow(enc):
+    p = np.zeros((4, 19, 4), np.float32)
+    lsb = 2 * math.pi / 144
+    for i, phi in enumerate([math.pi, -math.pi, 3 * math.pi, -0.5 * lsb * 0.9]):
+        p[i, 9] = [50.0, 0.0, phi, 4]
+    r = enc.encode(p)
+    assert r.n_overflow == 0
+    assert list(r.words[:, 29]) == [72, 72, 72, 0]
+    assert np.all((r.words[:, 29] >= 0) & (r.words[:, 29] < 144))
+
+
+def test_bad_input_and_bad_words(enc):
+    p = np.zeros((5, 19, 4), np.float32)
+    p[3, 6, 1] = np.nan
+    with pytest.raises(DataError, match=r"event 3, object muon2: field 'eta': not finite"):
+        enc.encode(p)
+    with pytest.raises(DataError, match=r"shape \(5, 57\)|expected"):
+        enc.encode(np.zeros((5, 57)))
+    w = np.zeros((2, 57), np.int64)
+    w[1, 29] = 144  # jet phi bin out of 0..143
+    with pytest.raises(DataError, match=r"event 1: field 'jet1_phi': word out of range \[0, 143\] \(value 144\)"):
+        enc.decode(w)
+
+
+def test_invalid_config_is_one_line_config_error(tmp_path):
+    src = yaml.safe_load(open(load_encoding().source))
+    src["groups"]["jet"]["phi"]["bits"] = 7  # 144 bins need 8 unsigned bits
+    bad = tmp_path / "objs.yaml"
+    bad.write_text(yaml.safe_dump(src))
+    with pytest.raises(ConfigError, match=r"objs.yaml: field 'groups.jet.phi'"):
+        load_encoding(bad)
+    src["groups"]["jet"]["phi"]["bits"] = 8
+    src["groups"]["jet"]["pT"]["lbs"] = 0.5
+    bad.write_text(yaml.safe_dump(src))
+    with pytest.raises(ConfigError, match=r"groups.jet.pT.lbs': unknown key"):
+        load_encoding(bad)

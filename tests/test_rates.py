@@ -1,0 +1,464 @@
+"""Tests of ``l1ad rates``: integer thresholds, rate reproduction, pure rate, local == Dask, bad inputs.
+
+Synthetic events are written to HDF5 in the ADC2021 layout (``Particles`` (N, 19, 4)); the stand-in integer
+score model and encoding below exist only in this file (they implement the ``predict`` / ``encode`` protocol
+of ``l1ad.fixedpoint.FixedPointModel`` / ``l1ad.data.encoding.Encoding``). When the real modules are
+importable, the tests marked so run on them too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from l1ad.data.layout import GROUPS, N_INPUTS, N_OBJECTS, ObjectClass
+from l1ad.errors import ConfigError, DataError
+from l1ad.rates import (
+    RateModel,
+    ScoreHistogram,
+    choose_threshold,
+    clopper_pearson,
+    load_menu,
+)
+from l1ad.rates.pipeline import Emulation, SampleCounts, check_files, plan_chunks, process_chunk, run_local
+
+
+def _has(mod: str) -> bool:
+    try:
+        return importlib.util.find_spec(mod) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+HAS_ADC = _has("l1ad.data.adc2021")
+HAS_DATA = HAS_ADC and _has("l1ad.data.encoding")
+HAS_FIXEDPOINT = _has("l1ad.fixedpoint")
+HAS_FIRMWARE = _has("l1ad.firmware")
+
+
+# --------------------------------------------------------------------------------------------------------
+# synthetic ADC2021 events and tests-only stand-ins
+# --------------------------------------------------------------------------------------------------------
+def make_events(n: int, seed: int, hard: float = 1.0) -> np.ndarray:
+    """(n, 19, 4) float32 events (pT GeV, eta, phi, class): MET + Poisson numbers of e/gamma, muons, jets.
+
+    ``hard`` > 1 scales the pT spectra up (a stand-in signal).
+    """
+    rng = np.random.default_rng(seed)
+    p = np.zeros((n, N_OBJECTS, 4), np.float32)
+    p[:, 0, 0] = rng.exponential(12.0 * hard, n)
+    p[:, 0, 2] = rng.uniform(-np.pi, np.pi, n)
+    p[:, 0, 3] = int(ObjectClass.MET)
+    mean = {ObjectClass.EGAMMA: (0.6, 8.0), ObjectClass.MUON: (0.3, 6.0), ObjectClass.JET: (3.0, 18.0)}
+    for cls, first, k in GROUPS:
+        if cls == ObjectClass.MET:
+            continue
+        mult, scale = mean[cls]
+        m = np.minimum(rng.poisson(mult * hard, n), k)
+        pt = rng.exponential(scale * hard, (n, k)) + (15.0 if cls == ObjectClass.JET else 3.0)
+        pt = -np.sort(-pt, axis=1)
+        present = np.arange(k)[None, :] < m[:, None]
+        rows = slice(first, first + k)
+        p[:, rows, 0] = np.where(present, pt, 0)
+        p[:, rows, 1] = np.where(present, rng.uniform(-2.5, 2.5, (n, k)), 0)
+        p[:, rows, 2] = np.where(present, rng.uniform(-np.pi, np.pi, (n, k)), 0)
+        p[:, rows, 3] = np.where(present, int(cls), 0)
+    return p
+
+
+def write_adc(path: Path, particles: np.ndarray) -> Path:
+    """Write events in the ADC2021 layout (through l1ad.data.adc2021 when it exists)."""
+    if HAS_ADC:
+        from l1ad.data.adc2021 import write_events
+
+        write_events(path, particles)
+        return path
+    with h5py.File(path, "w") as f:
+        chunks = (min(len(particles), 10_000), N_OBJECTS, 4) if len(particles) else None
+        f.create_dataset("Particles", data=particles, chunks=chunks, maxshape=(None, N_OBJECTS, 4))
+        f.create_dataset("Particles_Names", data=np.array([b"Pt", b"Eta", b"Phi", b"Class"]))
+        f.create_dataset("Particles_Classes", data=np.array([b"MET", b"Egamma", b"Muon", b"Jet"]))
+    return path
+
+
+class H5Reader:
+    """Tests-only ADC2021 reader (used until l1ad.data.adc2021 lands)."""
+
+    def count(self, path: str) -> int:
+        with h5py.File(path, "r") as f:
+            if "Particles" not in f:
+                raise DataError(f"{path}: field 'Particles': dataset missing")
+            return int(f["Particles"].shape[0])
+
+    def read(self, path: str, start: int, stop: int) -> np.ndarray:
+        with h5py.File(path, "r") as f:
+            return np.asarray(f["Particles"][start:stop], dtype=np.float32)
+
+
+class StandInEncoding:
+    """Tests-only hardware words: [pT/0.5 GeV (unsigned 11 b), eta/0.0435 (signed 8 b), phi/(2pi/144)]."""
+
+    LSB = (0.5, 0.0435, 2 * np.pi / 144)
+    LIM = ((0, 2047), (-128, 127), (-72, 71))
+
+    def encode(self, particles: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+        w = np.zeros((particles.shape[0], N_OBJECTS, 3), np.int64)
+        for j in range(3):
+            w[:, :, j] = np.clip(np.round(particles[:, :, j] / self.LSB[j]), *self.LIM[j])
+        return w.reshape(-1, N_INPUTS), {}
+
+    def decode(self, words: np.ndarray) -> np.ndarray:
+        w = words.reshape(-1, N_OBJECTS, 3)
+        p = np.zeros((w.shape[0], N_OBJECTS, 4), np.float32)
+        for j in range(3):
+            p[:, :, j] = w[:, :, j] * self.LSB[j]
+        cls = np.zeros(N_OBJECTS, np.float32)
+        for c, first, k in GROUPS:
+            cls[first : first + k] = int(c)
+        p[:, :, 3] = np.where(w[:, :, 0] != 0, cls[None, :], 0)
+        return p
+
+
+class StandInModel:
+    """Tests-only integer model with the FixedPointModel.predict protocol: 57 -> 16 -> 8, ReLU, sum of squares."""
+
+    score_precision = (40, False, 0)
+
+    def __init__(self, seed: int = 1) -> None:
+        rng = np.random.default_rng(seed)
+        self.w1 = rng.integers(-3, 4, (N_INPUTS, 16)).astype(np.int64)
+        self.w1[0::3] = np.abs(self.w1[0::3])  # pT words push the score up
+        self.w2 = rng.integers(-3, 4, (16, 8)).astype(np.int64)
+        self.w2[:, :4] = np.abs(self.w2[:, :4])
+
+    def predict(self, words: np.ndarray) -> np.ndarray:
+        w = np.asarray(words, np.int64)
+        h = np.maximum(w @ self.w1, 0) >> 4
+        z = np.maximum(h @ self.w2, 0) >> 2
+        return (z * z).sum(axis=1)
+
+
+def reader():
+    """The data helper's reader when it exists, else the tests-only one."""
+    if HAS_ADC:
+        from l1ad.rates.pipeline import Hdf5Reader
+
+        return Hdf5Reader()
+    return H5Reader()
+
+
+def encoding():
+    """The data helper's hardware encoding when it exists, else the tests-only one."""
+    if HAS_DATA:
+        from l1ad.data.encoding import load_encoding
+
+        return load_encoding()
+    return StandInEncoding()
+
+
+def emulation(menu: bool = True, **kw) -> Emulation:
+    return Emulation(StandInModel(), encoding(), load_menu() if menu else None, reader=reader(), **kw)
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("rates")
+    return {
+        "zb_a": write_adc(d / "zb_a.h5", make_events(150_000, seed=11)),
+        "zb_b": write_adc(d / "zb_b.h5", make_events(150_000, seed=12)),
+        "sig": write_adc(d / "sig.h5", make_events(20_000, seed=13, hard=1.6)),
+        "zb_small": write_adc(d / "zb_small.h5", make_events(40_000, seed=14)),
+        "empty": write_adc(d / "empty.h5", np.zeros((0, N_OBJECTS, 4), np.float32)),
+    }
+
+
+def counts(paths: list[Path], emu: Emulation, chunk_size: int = 40_000) -> SampleCounts:
+    n = check_files(paths, emu.reader, "zero-bias")
+    return run_local(plan_chunks(paths, n, chunk_size), emu)
+
+
+# --------------------------------------------------------------------------------------------------------
+# rate model, Clopper-Pearson, histograms
+# --------------------------------------------------------------------------------------------------------
+def test_rate_model_default_and_targets():
+    rm = RateModel()
+    assert rm.collision_rate_hz == pytest.approx(40.08e6 * 2544 / 3564)
+    assert 28.5e6 < rm.collision_rate_hz < 28.7e6
+    assert rm.check_targets([10, 0.5, 1]) == (0.5, 1.0, 10.0)
+    with pytest.raises(ConfigError, match="collision rate"):
+        rm.check_targets([1, 30_000])
+    with pytest.raises(ConfigError, match="positive"):
+        rm.check_targets([0])
+
+
+def test_clopper_pearson_coverage_of_known_values():
+    # k = 0: upper limit solves (1-p)^n = a/2 exactly
+    lo, hi = clopper_pearson(0, 100, 0.9)
+    assert lo == 0 and hi == pytest.approx(1 - 0.05 ** (1 / 100))
+    # k = n: lower limit solves p^n = a/2
+    lo, hi = clopper_pearson(50, 50, 0.9)
+    assert hi == 1 and lo == pytest.approx(0.05 ** (1 / 50))
+    # large-n limit approaches the Wald interval
+    lo, hi = clopper_pearson(5000, 100_000)
+    sig = math.sqrt(0.05 * 0.95 / 100_000)
+    assert lo == pytest.approx(0.05 - sig, rel=2e-3) and hi == pytest.approx(0.05 + sig, rel=2e-3)
+
+
+def test_histogram_is_exact_and_merges_like_the_concatenation():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(-50, 3000, 5000), rng.integers(10**9, 10**9 + 10**7, 3000)
+    for max_bins in (1 << 22, 64):  # dense and sparse modes
+        h = ScoreHistogram.from_scores(a, max_bins)
+        h += ScoreHistogram.from_scores(b, max_bins)
+        both = np.concatenate([a, b])
+        t = np.array([-100, -50, 0, 2999, 10**9, 10**9 + 5 * 10**6, 2 * 10**9])
+        assert np.array_equal(h.n_above(t), [(both > x).sum() for x in t])
+        assert h == ScoreHistogram.from_scores(both[::-1], max_bins)
+    # memory is bounded by the score span (dense) or the distinct values (sparse), not the event count
+    big = ScoreHistogram.from_scores(rng.integers(0, 1000, 1_000_000))
+    assert big.nbytes <= 8 * 1000
+
+
+def test_choose_threshold_is_the_loosest_integer_cut_within_budget():
+    rm = RateModel()
+    rng = np.random.default_rng(3)
+    s = rng.integers(0, 10**6, 200_000)
+    h = ScoreHistogram.from_scores(s)
+    for target in (50.0, 500.0, 5000.0):
+        c = choose_threshold(h, target, rm)
+        rate = lambda t: rm.collision_rate_hz / 1e3 * (s > t).sum() / s.size  # noqa: E731
+        assert rate(c.threshold) <= target < rate(c.threshold - 1)
+        assert c.n_pass == (s > c.threshold).sum() and c.n_pass_looser == (s > c.threshold - 1).sum()
+        assert c.rate_lo_khz <= c.rate_khz <= c.rate_hi_khz
+
+
+# --------------------------------------------------------------------------------------------------------
+# the pipeline on synthetic files
+# --------------------------------------------------------------------------------------------------------
+def test_rates_are_the_firmware_comparison_on_the_same_events(samples):
+    """rate at T from the streamed histograms == count of (predict(words) > T) on the events (the Verilog rule)."""
+    emu = emulation()
+    zb = counts([samples["zb_a"]], emu, chunk_size=33_333)
+    parts = reader().read(str(samples["zb_a"]), 0, 150_000)
+    words, _ = emu.encoding.encode(parts)
+    s = emu.model.predict(words)
+    fired = emu.menu.evaluate(parts)
+    t = np.quantile(s, [0.5, 0.9, 0.99, 0.999]).astype(np.int64)
+    assert np.array_equal(zb.scores.n_above(t), [(s > x).sum() for x in t])
+    menu_off = ~fired.any(axis=1)
+    assert np.array_equal(zb.scores_menu_off.n_above(t), [((s > x) & menu_off).sum() for x in t])
+    assert np.array_equal(zb.seed_counts, fired.sum(axis=0)) and zb.menu_count == fired.any(axis=1).sum()
+
+
+def test_threshold_reproduces_target_rate_on_an_independent_sample(samples):
+    """Thresholds chosen on sample A give the target rate on independent sample B within 3 sigma."""
+    rm = RateModel()
+    emu = emulation(menu=False)
+    a, b = counts([samples["zb_a"]], emu), counts([samples["zb_b"]], emu)
+    f = rm.collision_rate_hz / 1e3
+    for target in (20.0, 60.0, 200.0):  # kHz: 100-1000 of the 150k events pass
+        c = choose_threshold(a.scores, target, rm)
+        assert c.rate_khz <= target
+        step = (c.n_pass_looser - c.n_pass) / a.n_events * f
+        assert step < 0.05 * target, "integer grid too coarse for this check"
+        p = target / f
+        sigma = f * math.sqrt(p * (1 - p) * (1 / a.n_events + 1 / b.n_events))
+        rate_b = f * int(b.scores.n_above(c.threshold)) / b.n_events
+        assert abs(rate_b - target) < 3 * sigma + step, (target, rate_b, sigma)
+
+
+def test_results_do_not_depend_on_chunking(samples):
+    emu = emulation()
+    paths = [samples["zb_small"], samples["sig"]]
+    assert counts(paths, emu, chunk_size=40_000) == counts(paths, emu, chunk_size=3_333)
+
+
+def test_menu_seeds_follow_their_definitions():
+    menu = load_menu()
+    p = np.zeros((4, N_OBJECTS, 4), np.float32)
+    p[:, 0, 3] = int(ObjectClass.MET)
+    p[0, 5] = (22.0, 0.1, 0.0, int(ObjectClass.MUON))  # SingleMu22 at threshold (>=)
+    p[1, 5] = (21.5, 0.1, 0.0, int(ObjectClass.MUON))
+    p[1, 6] = (7.0, 0.1, 0.0, int(ObjectClass.MUON))  # DoubleMu_15_7 fires, SingleMu22 not
+    p[2, 1] = (40.0, 2.6, 0.0, int(ObjectClass.EGAMMA))  # outside er2p5: no e/gamma seed
+    p[3, 0, 0] = 100.0  # ETMHF100
+    d = dict(zip(menu.seed_names, menu.evaluate(p).T, strict=True))
+    assert d["L1_SingleMu22"].tolist() == [True, False, False, False]
+    assert d["L1_DoubleMu_15_7"].tolist() == [False, True, False, False]
+    assert not d["L1_SingleEG36er2p5"][2] and not d["L1_SingleIsoEG30er2p1"][2]
+    assert d["L1_ETMHF100"].tolist() == [False, False, False, True]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Dask: a real LocalCluster gives identical results
+# --------------------------------------------------------------------------------------------------------
+def test_dask_local_cluster_gives_identical_results(samples, tmp_path):
+    from dask.distributed import LocalCluster
+
+    from l1ad.cli.rates import run_rates
+
+    kw = dict(
+        score_model=StandInModel(),
+        encoding=encoding(),
+        zero_bias=[samples["zb_small"]],
+        signals=[samples["sig"]],
+        targets_khz=(20.0, 60.0, 200.0),
+        menu_path="menu.yaml",
+        chunk_size=7_000,
+        reader=reader(),
+        console=False,
+    )
+    local = run_rates(out=tmp_path / "local", **kw)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        remote = run_rates(out=tmp_path / "dask", scheduler=cl.scheduler_address, **kw)
+    assert remote.zero_bias == local.zero_bias
+    assert remote.signals == local.signals
+    assert remote.choices == local.choices
+    a = json.loads((tmp_path / "local" / "rates.json").read_text())
+    b = json.loads((tmp_path / "dask" / "rates.json").read_text())
+    assert a["thresholds"] == b["thresholds"] and a["menu"] == b["menu"]
+    assert b["inputs"]["backend"].startswith("dask")
+
+
+def test_report_files_and_pure_rate_bookkeeping(samples, tmp_path):
+    from l1ad.cli.rates import run_rates
+
+    out = tmp_path / "out"
+    summary = run_rates(
+        score_model=StandInModel(),
+        encoding=encoding(),
+        zero_bias=[samples["zb_small"]],
+        signals=[samples["sig"]],
+        targets_khz=(0.5, 1, 2, 5, 10),
+        menu_path="menu.yaml",
+        out=out,
+        reader=reader(),
+        console=False,
+    )
+    assert {p.name for p in out.iterdir()} == {
+        "rates.json",
+        "rate_vs_threshold.png",
+        "efficiency_vs_rate.png",
+        "score_distributions.png",
+    }
+    data = json.loads((out / "rates.json").read_text())
+    assert [r["target_khz"] for r in data["thresholds"]] == [0.5, 1, 2, 5, 10]
+    for r in data["thresholds"]:
+        assert isinstance(r["threshold"], int)
+        assert r["pure_rate"]["n"] <= r["ad_rate"]["n"] == r["n_pass"]
+        e = r["signals"]["sig"]
+        assert e["gain_over_menu"][0] <= e["eff_ad"][0]
+        assert e["eff_menu_or_ad"][0] == pytest.approx(e["eff_menu"][0] + e["gain_over_menu"][0])
+    assert data["menu"]["total"]["n"] == summary.zero_bias.menu_count > 0
+    assert data["rate_model"]["collision_rate_khz"] == pytest.approx(28_610, rel=1e-3)
+    rc = data["rate_curve"]
+    assert all(lo <= r <= hi for lo, r, hi in zip(rc["rate_lo_khz"], rc["rate_khz"], rc["rate_hi_khz"], strict=True))
+    assert np.all(np.diff(rc["n_pass"]) <= 0)
+
+
+# --------------------------------------------------------------------------------------------------------
+# bad inputs: one clear line each
+# --------------------------------------------------------------------------------------------------------
+def test_bad_inputs_library_errors(samples, tmp_path):
+    r = reader()
+    with pytest.raises(DataError, match="not found"):
+        check_files([tmp_path / "nope.h5"], r, "zero-bias")
+    with pytest.raises(DataError, match="has no events"):
+        check_files([samples["empty"]], r, "zero-bias")
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as f:
+        f.create_dataset("Particles", data=np.zeros((10, 19, 3), np.float32))
+    with pytest.raises(DataError, match=r"Particles.*\(N, 19, 4\)"):
+        check_files([bad], r, "zero-bias")
+    emu = emulation()
+    with pytest.raises(DataError, match="Particles"):
+        process_chunk(plan_chunks([bad], [10], 5)[0], emu)
+
+
+@pytest.mark.skipif(not HAS_DATA, reason="l1ad.data.adc2021 not available yet")
+def test_bad_inputs_cli_one_line(cli, samples, tmp_path):
+    bad = tmp_path / "bad.h5"
+    with h5py.File(bad, "w") as f:
+        f.create_dataset("Particles", data=np.zeros((10, 19, 3), np.float32))
+    base = ["rates", "--model", str(tmp_path), "--out", str(tmp_path / "o")]
+    cases = {
+        "missing": (["--zero-bias", str(tmp_path / "missing.h5")], "missing.h5"),
+        "layout": (["--zero-bias", str(bad)], "bad.h5"),
+        "empty": (["--zero-bias", str(samples["empty"])], "no events"),
+        "target": (["--zero-bias", str(samples["zb_a"]), "--targets", "1,40000"], "collision rate"),
+    }
+    for name, (args, needle) in cases.items():
+        code, out, err = cli(*base, *args)
+        assert code == 2, name
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], (name, err)
+        assert not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------------------------------------------------------------
+# the real bit-exact model (l1ad.fixedpoint) behind `l1ad rates --design`
+# --------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def design_dir(tmp_path_factory, samples) -> Path:
+    """A design dir (design.json -> fixedpoint.json) of the default-size VAE encoder with random weights."""
+    if not (HAS_FIXEDPOINT and HAS_DATA and _has("l1ad.models")):
+        pytest.skip("l1ad.fixedpoint / l1ad.models / l1ad.data.encoding not available yet")
+    from l1ad import _compat
+    from l1ad.data.encoding import load_encoding
+    from l1ad.fixedpoint import FixedPointModel, InputField
+    from l1ad.models.preprocessing import fit_word_preprocessing
+    from l1ad.models.quantizers import QuantConfig
+    from l1ad.models.vae import VaeConfig, build_vae
+
+    _compat.keras().utils.set_random_seed(0)
+    q = QuantConfig()
+    built = build_vae(VaeConfig(), q)
+    enc = load_encoding()
+    words = enc.encode(reader().read(str(samples["zb_b"]), 0, 20_000)).words
+    pre = fit_word_preprocessing(words, q.input)
+    inputs = [InputField(f.name, f.width, f.signed) for f in enc.fields]
+    fp = FixedPointModel.from_keras(built.trigger_model(), pre.to_json(), built.score, inputs, name="vae_rand")
+    d = tmp_path_factory.mktemp("design") / "vae_rand-vu13p"
+    d.mkdir()
+    fp.save(d / "fixedpoint.json")
+    w, signed, frac = fp.score_precision
+    (d / "design.json").write_text(
+        json.dumps({"top": "vae_rand_trigger", "fixedpoint": "fixedpoint.json",
+                    "score": {"width": w, "signed": signed, "frac": frac}})
+    )
+    return d
+
+
+def test_cli_end_to_end_on_a_design_thresholds_are_firmware_integers(cli, design_dir, samples, tmp_path):
+    """`l1ad rates --design`: tables, JSON, PNGs; n_pass at each integer threshold == #(score > T) of the
+    bit-exact model on the same events (the wrapper's `trigger = score > threshold`)."""
+    from l1ad.data.encoding import load_encoding
+    from l1ad.fixedpoint import FixedPointModel
+
+    out = tmp_path / "rates"
+    code, stdout, err = cli(
+        "rates", "--design", design_dir, "--zero-bias", samples["zb_a"], "--signal", samples["sig"],
+        "--out", out, "--chunk-size", "40000",
+    )
+    assert code == 0, err
+    for needle in ("thresholds", "menu OR", "L1_SingleMu22", "sig", "pure rate"):
+        assert needle in stdout, needle
+    data = json.loads((out / "rates.json").read_text())
+    assert {p.name for p in out.glob("*.png")} >= {"rate_vs_threshold.png", "score_distributions.png"}
+
+    fp = FixedPointModel.load(design_dir / "fixedpoint.json")
+    parts = reader().read(str(samples["zb_a"]), 0, 150_000)
+    scores = fp.predict(load_encoding().encode(parts).words)
+    f = RateModel().collision_rate_hz / 1e3
+    for r in data["thresholds"]:
+        t = r["threshold"]
+        assert isinstance(t, int) and r["fits_threshold_port"]
+        assert r["n_pass"] == int((scores > t).sum())
+        assert r["rate_khz"] == pytest.approx(f * r["n_pass"] / scores.size)
+        assert r["rate_khz"] <= r["target_khz"] < f * int((scores > t - 1).sum()) / scores.size

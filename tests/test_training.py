@@ -1,0 +1,211 @@
+"""End-to-end: tiny VAE/AE/CNN trained in seconds on synthetic files through `l1ad train` / `l1ad evaluate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from l1ad import _compat
+from l1ad.data.adc2021 import write_events
+from l1ad.models import ARTIFACT_FILES, load_artifact, load_qkeras_model
+from l1ad.models.scoring import trigger_scores
+from l1ad.training import data as D
+
+qk = _compat.qkeras()
+
+
+def _events(n: int, rng: np.random.Generator, signal: bool) -> np.ndarray:
+    """(n, 19, 4) L1-like events; the 'signal' has hard leptons in e/gamma and muon rows."""
+    p = np.zeros((n, 19, 4), np.float32)
+    for row in range(19):
+        cls = 1 if row == 0 else 2 if row < 5 else 3 if row < 9 else 4
+        frac = 1.0 if row == 0 else (0.9 if signal and cls in (2, 3) and row in (1, 5) else 0.15 / (row % 4 + 1))
+        on = rng.random(n) < frac
+        scale = 45.0 if signal and cls in (2, 3) else 12.0
+        p[:, row, 0] = np.where(on, rng.exponential(scale, n), 0)
+        p[:, row, 1] = np.where(on & (row > 0), rng.uniform(-2.4, 2.4, n), 0)
+        p[:, row, 2] = np.where(on, rng.uniform(-3.1, 3.1, n), 0)
+        p[:, row, 3] = np.where(on, cls, 0)
+    return p
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(7)
+    write_events(d / "zero_bias.h5", _events(12_000, rng, False))
+    write_events(d / "ato4l.h5", _events(1_500, rng, True))
+    # b-tag jets: b jets carry tracks with large impact-parameter significance
+    n = 4000
+    label = (np.arange(n) % 2).astype(np.int8)
+    tr = rng.normal(0, 1, (n, 16, 4)).astype(np.float32)
+    tr[:, :, 0] = np.abs(rng.exponential(5, (n, 16)))  # pT
+    tr[label == 1, :4, 2] += rng.normal(4, 1, (int(label.sum()), 4))  # d0 significance
+    with h5py.File(d / "btag.h5", "w") as f:
+        ds = f.create_dataset("Tracks", data=tr)
+        ds.attrs["Track_Features"] = ["pt", "eta_rel", "d0_sig", "z0_sig"]
+        f.create_dataset("Label", data=label)
+    return d
+
+
+def _config(tmp: Path, name: str, model: dict, data: dict, **training) -> Path:
+    cfg = {"name": name, "model": model, "data": {"validation_fraction": 0.15, "test_fraction": 0.3, **data},
+           "training": {"epochs": 3, "batch_size": 256, "learning_rate": 0.01, "seed": 1, **training}}
+    p = tmp / f"{name}.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+@pytest.fixture(scope="module")
+def vae_artifact(data_dir, tmp_path_factory) -> Path:
+    from l1ad.cli import main
+
+    tmp = tmp_path_factory.mktemp("vae")
+    cfg = _config(tmp, "tiny_vae", {"kind": "vae", "encoder": [16, 8], "latent": 4, "decoder": [8, 16], "beta": 0.05},
+                  {"background": "zero_bias.h5", "signals": ["ato4l.h5"]})
+    out = tmp / "art"
+    assert main(["train", str(cfg), "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    return out
+
+
+def test_vae_artifact_files_and_model_json(vae_artifact: Path) -> None:
+    assert sorted(p.name for p in vae_artifact.iterdir()) == sorted(ARTIFACT_FILES)
+    meta = json.loads((vae_artifact / "model.json").read_text())
+    assert meta["kind"] == "vae" and meta["score"]["type"] == "sum_squares"
+    assert meta["input"]["shape"] == [57] and len(meta["input"]["fields"]) == 57
+    assert len(meta["preprocessing"]["offset"]) == 57 and len(meta["preprocessing"]["shift"]) == 57
+    assert meta["input_quantizer"] == {"bits": 8, "integer": 3, "signed": True}
+    assert len(meta["data"]["background"]["sha256"]) == 64
+    hist = json.loads((vae_artifact / "history.json").read_text())
+    assert len(hist["quantized"]["loss"]) == 3 and np.isfinite(hist["quantized"]["loss"]).all()
+    assert not list(vae_artifact.parent.glob(".art*"))  # no temporary leftovers
+    assert not (vae_artifact.parent / "art.checkpoint").exists()
+
+
+def test_trigger_h5_first_layer_is_input_quantizer_and_preprocessing_exact(vae_artifact, data_dir) -> None:
+    art = load_artifact(vae_artifact)
+    trig = art.trigger_model
+    first = trig.layers[1]
+    assert isinstance(first, qk.QActivation)
+    cfg = first.quantizer.get_config()
+    assert (cfg["bits"], cfg["integer"], bool(cfg["keep_negative"])) == (8, 3, True)
+    assert trig.output_shape == (None, 4)
+    words = D.load_words(data_dir / "zero_bias.h5", 0, 2000)
+    v = art.preprocess(words)
+    off = np.asarray(art.meta["preprocessing"]["offset"])
+    sh = np.asarray(art.meta["preprocessing"]["shift"])
+    np.testing.assert_array_equal(v.astype(np.float64), (words - off) / 2.0**sh)
+    # the input quantizer reproduces every value it can represent: nothing is rounded, only tails saturate
+    qv = np.asarray(first(v))
+    inside = np.abs(v) < 8
+    np.testing.assert_array_equal(qv[inside], v[inside])
+    assert inside.mean() > 0.9  # (muon phi: 576 bins > 256 codes, saturates by design of an 8-bit input)
+
+
+def test_reloaded_models_agree_and_scores(vae_artifact, data_dir) -> None:
+    art = load_artifact(vae_artifact)
+    x = art.preprocess(D.load_words(data_dir / "ato4l.h5", 0, 500))
+    full = load_qkeras_model(vae_artifact / "model.h5")
+    mu_full = full.get_layer("z_mean")
+    from l1ad.models.base import trigger_submodel
+
+    np.testing.assert_array_equal(trigger_submodel(full, mu_full.name).predict(x, verbose=0),
+                                  art.trigger_model.predict(x, verbose=0))
+    s = trigger_scores(art.trigger_model, "sum_squares", x)
+    mu = art.trigger_model.predict(x, verbose=0).astype(np.float64)
+    np.testing.assert_array_equal(s, (mu**2).sum(axis=1))
+    m = json.loads((vae_artifact / "metrics.json").read_text())
+    sig = m["anomaly"]["signals"]["ato4l"]
+    assert sig["quantized"]["auc"] > 0.6  # hard leptons are anomalous w.r.t. the synthetic zero bias
+    assert set(sig["quantized"]["working_points"]) == {"fpr_1e-5", "1kHz", "5kHz", "10kHz"}
+    assert "ratio_quantized_over_float" in sig
+
+
+def test_evaluate_writes_json_and_pngs(vae_artifact, data_dir, tmp_path, cli) -> None:
+    out = tmp_path / "eval"
+    code, stdout, err = cli("evaluate", vae_artifact, "--data-dir", data_dir, "--signal", "ato4l.h5",
+                            "--out", out)
+    assert code == 0, err
+    assert "28.6 MHz" in stdout and "ato4l" in stdout
+    res = json.loads((out / "metrics.json").read_text())
+    assert res["background"]["n"] == 3600  # the training file's held-out test split
+    assert res["signals"]["ato4l"]["quantized"]["auc"] > 0.6
+    for png in ("roc.png", "scores.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_config_unknown_key_is_one_line(tmp_path, cli) -> None:
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump({"name": "x", "model": {"kind": "vae"}, "data": {"background": "zb.h5"},
+                                 "training": {"epochz": 3}}))
+    code, out, err = cli("train", p)
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "field 'training.epochz': unknown key" in err and str(p) in err
+
+
+def test_bad_config_value_and_missing_data(tmp_path, cli) -> None:
+    p = tmp_path / "bad2.yaml"
+    p.write_text(yaml.safe_dump({"name": "x", "model": {"kind": "vae", "latent": 0}, "data": {"background": "z.h5"}}))
+    code, _, err = cli("train", p)
+    assert code == 2 and "field 'model.vae.latent'" in err
+    p.write_text(yaml.safe_dump({"name": "x", "model": {"kind": "ae"}, "data": {"background": "nope.h5"}}))
+    code, _, err = cli("train", p, "--data-dir", tmp_path)
+    assert code == 2 and "nope.h5: data file not found" in err and err.count("\n") == 1
+
+
+def test_interrupt_leaves_checkpoint_and_no_artifact(data_dir, tmp_path, monkeypatch) -> None:
+    from l1ad.training import load_train_config, loop, train
+
+    orig = loop._callbacks
+
+    def with_interrupt(label, checkpoint, pruned, epochs):
+        keras = _compat.keras()
+
+        class CtrlC(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if epoch == 1:
+                    raise KeyboardInterrupt
+
+        return [*orig(label, checkpoint, pruned, epochs), CtrlC()]
+
+    monkeypatch.setattr(loop, "_callbacks", with_interrupt)
+    cfg = load_train_config(_config(tmp_path, "int_ae", {"kind": "ae", "hidden": [8, 3, 8]},
+                                    {"background": "zero_bias.h5"}, epochs=5))
+    out = tmp_path / "art"
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, data_dir, out)
+    assert not out.exists() and not list(tmp_path.glob(".art*"))
+    ckpt = load_qkeras_model(tmp_path / "art.checkpoint" / "quantized.h5")  # last completed epoch, usable
+    assert ckpt.output_shape == (None, 57)
+
+
+def test_ae_with_pruning_and_cnn_btag(data_dir, tmp_path, cli) -> None:
+    cfg = _config(tmp_path, "tiny_ae", {"kind": "ae", "hidden": [16, 3, 16]}, {"background": "zero_bias.h5"})
+    raw = yaml.safe_load(cfg.read_text())
+    raw["pruning"] = {"sparsity": 0.5, "begin_fraction": 0.0, "end_fraction": 0.5}
+    cfg.write_text(yaml.safe_dump(raw))
+    code, _, err = cli("train", cfg, "--data-dir", data_dir, "--out", tmp_path / "ae")
+    assert code == 0, err
+    art = load_artifact(tmp_path / "ae")
+    assert art.meta["score"]["type"] == "squared_error"
+    k = art.trigger_model.get_layer("dense1").get_weights()[0]
+    assert np.mean(k == 0) >= 0.45  # pruned to the configured sparsity
+    cfg = _config(tmp_path, "tiny_cnn", {"kind": "cnn", "pointwise_filters": 8, "conv_filters": 4, "dense": [8]},
+                  {"jets": "btag.h5"}, epochs=4, batch_size=128)
+    code, out, err = cli("train", cfg, "--data-dir", data_dir, "--out", tmp_path / "cnn")
+    assert code == 0, err
+    m = json.loads((tmp_path / "cnn" / "metrics.json").read_text())["btag"]
+    assert m["quantized"]["auc"] > 0.85 and m["float"]["auc"] > 0.85
+    assert 0 <= m["quantized"]["mistag_at_70"] < 0.3
+    art = load_artifact(tmp_path / "cnn")
+    assert art.meta["input"]["shape"] == [16, 4]
+    assert [f["name"] for f in art.meta["input"]["fields"]] == ["pt", "eta_rel", "d0_sig", "z0_sig"]
+    code, out, err = cli("evaluate", tmp_path / "cnn", "--data-dir", data_dir, "--out", tmp_path / "ev")
+    assert code == 0, err
+    assert (tmp_path / "ev" / "btag_roc.png").is_file() and "mistag@70%" in out
