@@ -73,18 +73,15 @@ def test_encode_command_matches_library(cli, two_files):
 
 
 def test_convert_root(cli, tmp_path):
-    uproot = pytest.importorskip("uproot")
-    import awkward as ak
+    pytest.importorskip("uproot")
+    from test_root import write_l1_tree
 
-    with uproot.recreate(tmp_path / "n.root") as f:
-        f["l1UpgradeTree/L1UpgradeTree"] = {
-            "egEt": ak.Array([[12.0], []]), "egEta": ak.Array([[0.1], []]), "egPhi": ak.Array([[0.2], []]),
-            "muonEt": ak.Array([[], [8.0]]), "muonEta": ak.Array([[], [1.0]]), "muonPhi": ak.Array([[], [2.0]]),
-            "muonQual": ak.Array([[], [12]]),
-            "jetEt": ak.Array([[30.0, 40.0], []]), "jetEta": ak.Array([[0.0, 1.0], []]),
-            "jetPhi": ak.Array([[0.0, 1.0], []]),
-            "sumType": ak.Array([[2], [2]]), "sumEt": ak.Array([[5.0], [6.0]]), "sumPhi": ak.Array([[0.0], [1.0]]),
-        }
+    write_l1_tree(tmp_path / "n.root", {
+        "egEt": [[12.0], []], "egEta": [[0.1], []], "egPhi": [[0.2], []],
+        "muonEt": [[], [8.0]], "muonEta": [[], [1.0]], "muonPhi": [[], [2.0]], "muonQual": [[], [12]],
+        "jetEt": [[30.0, 40.0], []], "jetEta": [[0.0, 1.0], []], "jetPhi": [[0.0, 1.0], []],
+        "sumType": [[2], [2]], "sumEt": [[5.0], [6.0]], "sumPhi": [[0.0], [1.0]],
+    })
     code, out, err = cli("data", "convert", tmp_path / "n.root", tmp_path / "n.h5")
     assert code == 0, err
     p = read_events(tmp_path / "n.h5")
@@ -96,3 +93,23 @@ def test_convert_root(cli, tmp_path):
 def test_help_lists_commands(cli):
     code, out, _ = cli("data", "--help")
     assert code == 0 and "inspect" in out and "encode" in out and "convert" in out
+
+
+def test_inspect_btag_tracks_file(cli, tmp_path):
+    rng = np.random.default_rng(5)
+    tracks = rng.normal(size=(300, 16, 6)).astype(np.float32)
+    tracks[:, 10:] = 0.0  # at most 10 tracks per jet
+    tracks[:100, 4:] = 0.0
+    label = (np.arange(300) % 3 == 0).astype(np.int8)
+    with h5py.File(tmp_path / "btag.h5", "w") as f:
+        ds = f.create_dataset("Tracks", data=tracks)
+        ds.attrs["Track_Features"] = ["pt", "deta", "dphi", "d0", "z0", "d0sig"]
+        f.create_dataset("Label", data=label)
+        f.attrs["process"] = "btag"
+    code, out, err = cli("data", "inspect", tmp_path / "btag.h5", "--out", tmp_path / "o")
+    assert code == 0, err
+    s = json.loads((tmp_path / "o" / "btag.summary.json").read_text())
+    assert s["kind"] == "tracks" and s["n_jets"] == 300 and s["labels"] == {"0": 200, "1": 100}
+    assert s["track_multiplicity_counts"][4] == 100 and s["track_multiplicity_counts"][10] == 200
+    assert s["feature_ranges"]["d0"][0] == pytest.approx(float(tracks[:, :, 3].min()))
+    assert "300 jets" in out

@@ -120,3 +120,22 @@ def test_invalid_config_is_one_line_config_error(tmp_path):
     bad.write_text(yaml.safe_dump(src))
     with pytest.raises(ConfigError, match=r"groups.jet.pT.lbs': unknown key"):
         load_encoding(bad)
+
+
+def test_signed_phi_variant_round_trips(tmp_path):
+    """A config may hold phi as a centred signed index (-72..71); wrapping and round trip still exact."""
+    src = yaml.safe_load(open(load_encoding().source))
+    for g in src["groups"].values():
+        g["phi"]["signed"] = True
+    cfg = tmp_path / "signed_phi.yaml"
+    cfg.write_text(yaml.safe_dump(src))
+    enc = load_encoding(cfg)
+    assert enc.fields[2].signed and (enc.valid_min[29], enc.valid_max[29]) == (-72, 71)
+    assert (enc.valid_min[17], enc.valid_max[17]) == (-288, 287)
+    p = np.zeros((2, 19, 4), np.float32)
+    p[0, 9] = [10.0, 0.0, 3.0 * math.pi / 2, 4]  # = -pi/2
+    p[1, 9] = [10.0, 0.0, math.pi, 4]  # -> -72 (the range is [-pi, pi))
+    r = enc.encode(p)
+    assert list(r.words[:, 29]) == [-36, -72] and r.n_overflow == 0
+    w = random_valid_words(enc, 5000, 9)
+    np.testing.assert_array_equal(enc.encode(enc.decode(w)).words, w)

@@ -405,8 +405,9 @@ def test_bad_inputs_cli_one_line(cli, samples, tmp_path):
 # the real bit-exact model (l1ad.fixedpoint) behind `l1ad rates --design`
 # --------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def design_dir(tmp_path_factory, samples) -> Path:
-    """A design dir (design.json -> fixedpoint.json) of the default-size VAE encoder with random weights."""
+def fp_model(samples):
+    """A small VAE encoder (57 -> 4 -> 2, sum of mu^2, default quantizers, random weights) as the real
+    bit-exact FixedPointModel; small so that its Verilator build stays short."""
     if not (HAS_FIXEDPOINT and HAS_DATA and _has("l1ad.models")):
         pytest.skip("l1ad.fixedpoint / l1ad.models / l1ad.data.encoding not available yet")
     from l1ad import _compat
@@ -418,18 +419,23 @@ def design_dir(tmp_path_factory, samples) -> Path:
 
     _compat.keras().utils.set_random_seed(0)
     q = QuantConfig()
-    built = build_vae(VaeConfig(), q)
+    built = build_vae(VaeConfig(encoder=[4], latent=2, decoder=[4]), q)
     enc = load_encoding()
     words = enc.encode(reader().read(str(samples["zb_b"]), 0, 20_000)).words
     pre = fit_word_preprocessing(words, q.input)
     inputs = [InputField(f.name, f.width, f.signed) for f in enc.fields]
-    fp = FixedPointModel.from_keras(built.trigger_model(), pre.to_json(), built.score, inputs, name="vae_rand")
-    d = tmp_path_factory.mktemp("design") / "vae_rand-vu13p"
+    return FixedPointModel.from_keras(built.trigger_model(), pre.to_json(), built.score, inputs, name="vae_tiny")
+
+
+@pytest.fixture(scope="module")
+def design_dir(tmp_path_factory, fp_model) -> Path:
+    """A design dir as `l1ad build` lays it out, as far as `l1ad rates` reads it (design.json -> fixedpoint.json)."""
+    d = tmp_path_factory.mktemp("design") / "vae_tiny-vu13p"
     d.mkdir()
-    fp.save(d / "fixedpoint.json")
-    w, signed, frac = fp.score_precision
+    fp_model.save(d / "fixedpoint.json")
+    w, signed, frac = fp_model.score_precision
     (d / "design.json").write_text(
-        json.dumps({"top": "vae_rand_trigger", "fixedpoint": "fixedpoint.json",
+        json.dumps({"top": "vae_tiny_trigger", "fixedpoint": "fixedpoint.json",
                     "score": {"width": w, "signed": signed, "frac": frac}})
     )
     return d
@@ -462,3 +468,28 @@ def test_cli_end_to_end_on_a_design_thresholds_are_firmware_integers(cli, design
         assert r["n_pass"] == int((scores > t).sum())
         assert r["rate_khz"] == pytest.approx(f * r["n_pass"] / scores.size)
         assert r["rate_khz"] <= r["target_khz"] < f * int((scores > t - 1).sum()) / scores.size
+
+
+def test_offline_trigger_counts_equal_the_verilog_emulator(design_dir, fp_model, samples, tmp_path):
+    """Trigger counts at the chosen integer thresholds == counts of (RTL score > T) from the Verilator-built
+    emulator of the design's Verilog (da4ml), on the same zero-bias events."""
+    try:
+        from l1ad.firmware.rtl import compile_emulator, trace_model
+    except ImportError as e:
+        pytest.skip(f"firmware RTL emulator not available: {e}")
+    from l1ad.cli.rates import run_rates
+    from l1ad.data.encoding import load_encoding
+
+    enc = load_encoding()
+    summary = run_rates(
+        score_model=fp_model, encoding=enc, zero_bias=[samples["zb_small"]], signals=[],
+        targets_khz=(20.0, 100.0, 500.0), menu_path=None, out=None, reader=reader(), console=False,
+    )
+    comb, n_chunks = trace_model(fp_model)
+    rtl, _cached = compile_emulator(comb, n_chunks, "vae_tiny_net", "xcvu13p-flga2577-2-e", 25.0, 8)
+    words = enc.encode(reader().read(str(samples["zb_small"]), 0, 40_000)).words
+    s_rtl = rtl.predict(words, fp_model.score_precision[1])
+    assert np.array_equal(s_rtl, fp_model.predict(words))
+    for c in summary.choices:
+        assert c.n_pass == int((s_rtl > c.threshold).sum())
+        assert c.n_pass_looser == int((s_rtl > c.threshold - 1).sum())

@@ -38,12 +38,19 @@ def _events():
     }
 
 
+def write_l1_tree(path, branches: dict, prefix: str = "") -> None:
+    """Write jagged branches as a ROOT TTree (as CMS L1Ntuples are; ``f[name] = ...`` would make an RNTuple)."""
+    arrays = {prefix + k: ak.Array(v) for k, v in branches.items()}
+    with uproot.recreate(path) as f:
+        f.mktree(TREE, {k: a.type.content for k, a in arrays.items()})
+        f[TREE].extend(arrays)
+
+
 @pytest.fixture
 def ntuple(tmp_path):
     path = tmp_path / "L1Ntuple.root"
-    ev = _events()
-    with uproot.recreate(path) as f:
-        f[TREE] = {k: ak.Array(v) for k, v in ev.items()}
+    write_l1_tree(path, _events())
+    assert type(uproot.open(path)[TREE]).__name__.startswith("Model_TTree")
     return path
 
 
@@ -84,3 +91,11 @@ def test_mapping_config_and_missing_branch(ntuple, tmp_path):
     notroot.write_bytes(b"not a root file at all")
     with pytest.raises(DataError, match=r"x.root: not a readable ROOT file"):
         read_root(notroot)
+
+
+def test_prefixed_branch_names_resolve(ntuple, tmp_path):
+    """Real ntuples nest leaves under the split branch 'L1Upgrade'; names match by their last component."""
+    path = tmp_path / "prefixed.root"
+    write_l1_tree(path, _events(), prefix="L1Upgrade.")
+    assert "nL1Upgrade.egEt" in uproot.open(path)[TREE].keys()  # counters must not be mistaken for leaves
+    np.testing.assert_array_equal(read_root(path), read_root(ntuple))

@@ -20,13 +20,13 @@ qk = _compat.qkeras()
 
 
 def _events(n: int, rng: np.random.Generator, signal: bool) -> np.ndarray:
-    """(n, 19, 4) L1-like events; the 'signal' has hard leptons in e/gamma and muon rows."""
+    """(n, 19, 4) L1-like events; the 'signal' is busy: most rows filled with hard objects."""
     p = np.zeros((n, 19, 4), np.float32)
     for row in range(19):
         cls = 1 if row == 0 else 2 if row < 5 else 3 if row < 9 else 4
-        frac = 1.0 if row == 0 else (0.9 if signal and cls in (2, 3) and row in (1, 5) else 0.15 / (row % 4 + 1))
+        frac = 1.0 if row == 0 else (0.8 if signal else 0.15 / (row % 4 + 1))
         on = rng.random(n) < frac
-        scale = 45.0 if signal and cls in (2, 3) else 12.0
+        scale = 40.0 if signal else 12.0
         p[:, row, 0] = np.where(on, rng.exponential(scale, n), 0)
         p[:, row, 1] = np.where(on & (row > 0), rng.uniform(-2.4, 2.4, n), 0)
         p[:, row, 2] = np.where(on, rng.uniform(-3.1, 3.1, n), 0)

@@ -53,10 +53,10 @@ def _keras_model_base() -> Any:
 class DoubleAE(_keras_model_base()):  # type: ignore[misc]
     """Two autoencoders trained together; ``lam`` weights the dCorr² penalty (0 = independent training)."""
 
-    def __init__(self, ae1: Any, ae2: Any, lam: float, **kwargs: Any) -> None:
+    def __init__(self, ae1: Any, ae2: Any, lam: float, rec_scale: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         keras = _compat.keras()
-        self.ae1, self.ae2, self.lam = ae1, ae2, float(lam)
+        self.ae1, self.ae2, self.lam, self.rec_scale = ae1, ae2, float(lam), float(rec_scale)
         self._trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", "rec1", "rec2", "dcorr")}
 
     @property
@@ -67,7 +67,9 @@ class DoubleAE(_keras_model_base()):  # type: ignore[misc]
         tf = _compat.tensorflow()
         r1, q1 = self.ae1(x, training=training)
         r2, q2 = self.ae2(x, training=training)
-        return tf.reduce_mean(tf.square(r1 - q1), axis=1), tf.reduce_mean(tf.square(r2 - q2), axis=1)
+        s1 = tf.reduce_mean(tf.square(r1 - q1), axis=1) * self.rec_scale
+        s2 = tf.reduce_mean(tf.square(r2 - q2), axis=1) * self.rec_scale
+        return s1, s2
 
     def _update(self, loss: Any, s1: Any, s2: Any, dc: Any) -> dict[str, Any]:
         tf = _compat.tensorflow()
@@ -136,7 +138,11 @@ def train_pair(
     n_in = x_train.shape[1]
     built1, ae1 = build_ae(model_cfg, n_in, name="ae1")  # different initialisation: drawn one after the other
     built2, ae2 = build_ae(model_cfg, n_in, name="ae2")
-    pair = DoubleAE(ae1, ae2, lam)
+    # Reconstruction loss in units of the mean input variance: the paper's MinMax-scaled inputs make the MSE
+    # small next to λ·dCorr²; normalising keeps λ's meaning independent of the input scaling.
+    xq = ae1.predict(x_train[: min(len(x_train), 50_000)].astype(np.float32), batch_size=65_536, verbose=0)[1]
+    rec_scale = 1.0 / max(float(np.mean(np.var(xq, axis=0))), 1e-12)
+    pair = DoubleAE(ae1, ae2, lam, rec_scale)
     pair.built_models = (built1, built2)
     pair.compile(optimizer=keras.optimizers.Adam(learning_rate=train_cfg.learning_rate))
     bs = min(train_cfg.batch_size, len(x_train))
@@ -156,7 +162,7 @@ def train_pair(
     return TrainResult(pair, h, seconds, len(vl), best,
                        {"lam": lam, "epochs": epochs, "batch_size": bs,
                         "learning_rate": train_cfg.learning_rate, "patience": train_cfg.patience,
-                        "seed": train_cfg.seed})
+                        "seed": train_cfg.seed, "rec_scale": rec_scale})
 
 
 def reconstruction_error(ae: Any, x: np.ndarray, batch_size: int = 65_536) -> np.ndarray:

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         data: Path | None = typer.Option(
             None, "--data", help="Event file (ADC2021 HDF5) encoded through the production encoding "
             "[configs/sim.yaml data, else random valid words]."),
-        waves: bool = typer.Option(False, "--waves", help="Record an FST waveform (path printed)."),
+        waves: bool = typer.Option(False, "--waves", help="Record a waveform (FST; VCD when lz4.h is missing) into DESIGN_DIR/waves/; path printed."),
         budget_ns: float | None = typer.Option(None, "--budget-ns", help="Latency budget in ns [configs/sim.yaml: 50]."),
         seed: int | None = typer.Option(None, "--seed", help="Seed of the random stimulus [configs/sim.yaml: 0]."),
     ) -> None:

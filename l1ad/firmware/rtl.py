@@ -76,10 +76,26 @@ def _tree_sum(vals: list[Any]) -> Any:
     return vals[0]
 
 
-def _matmul(x: np.ndarray, w: np.ndarray, frac: int) -> np.ndarray:
+def _square_terms(x: Any) -> list[Any]:
+    """Partial products of x*x (one mux per bit of x): summed in one balanced tree with the other squares,
+    this is shallower than da4ml's ripple multiplier model and uses LUTs only."""
+    if x.low == x.high:
+        return [x * x]
+    k, i, f = x.kif
+    n = int(k + i + f)
+    terms = []
+    for j in range(n):
+        sign_bit = bool(k) and j == n - 1
+        key = x if sign_bit else x.quantize(1, j - f, f, "WRAP", "TRN")
+        weight = 2.0 ** (j - f)
+        terms.append(key.msb_mux(x * (-weight if sign_bit else weight), 0.0))
+    return terms
+
+
+def _matmul(x: np.ndarray, w: np.ndarray, frac: int, solver_options: dict[str, Any] | None = None) -> np.ndarray:
     from da4ml.trace import FixedVariableArray
 
-    r = FixedVariableArray(x) @ (w.astype(np.float64) * 2.0**-frac)
+    r = FixedVariableArray(x, solver_options if solver_options is not None else {"hard_dc": 0}) @ (w.astype(np.float64) * 2.0**-frac)
     return np.asarray(r._vars)
 
 
@@ -138,15 +154,16 @@ def trace_model(fp: FixedPointModel) -> tuple[Any, int]:
         else:
             raise BuildError(f"layer '{layer.name}' ({layer.kind}): no RTL lowering")
         outs[layer.name] = x
+        log.debug("da4ml trace: after %s max latency %.1f", layer.name, max(float(v.latency) for v in np.ravel(x)))
     y = list(np.ravel(x))
     sc = fp.score
     if sc.type == "identity":
         s = y[0]
     elif sc.type == "sum_squares":
-        s = _tree_sum([v * v for v in y])
+        s = _tree_sum([t for v in y for t in _square_terms(v)])
     else:
         ref = list(np.ravel(outs[sc.reference]))
-        s = _tree_sum([(a - b) * (a - b) for a, b in zip(y, ref)])
+        s = _tree_sum([t for a, b in zip(y, ref) for t in _square_terms(a - b)])
     p = sc.output
     s = _quantize(s, p) * 2.0**p.frac  # integer-valued raw score
     n_chunks = max(1, math.ceil((p.width - 1) / CHUNK))

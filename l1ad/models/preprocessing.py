@@ -60,12 +60,29 @@ def _code_range(q: BitsQuantizer) -> tuple[int, int]:
     return 0, 2**q.bits - 1
 
 
+def _fit_one(lo: int, hi: int, cmin: int, cmax: int, frac_bits: int) -> tuple[int, int]:
+    """(offset, shift) for one input whose zero-bias words mostly lie in [lo, hi]."""
+    # 1) offset 0 if [lo, hi] fits as is: zero padding stays exactly 0 (as AXOL1TL does for pT and eta)
+    for s in range(frac_bits + 1):
+        scale = 2 ** (frac_bits - s)  # codes per word LSB
+        if cmin <= lo * scale and hi * scale <= cmax:
+            return 0, s
+    # 2) else centre [lo, hi] on the code range (e.g. unsigned phi bins: offset ~ bins / 2)
+    for s in range(frac_bits + 1):
+        scale = 2 ** (frac_bits - s)
+        if (hi - lo) * scale <= cmax - cmin:
+            break
+    mid_code = (cmin + cmax) / 2
+    return int(round((lo + hi) / 2 - mid_code / scale)), s
+
+
 def fit_word_preprocessing(words: np.ndarray, q: BitsQuantizer, coverage: float = 0.999) -> Preprocessing:
     """Fit integer offsets and shifts on zero-bias words (N, n) so ``coverage`` of each input is in range.
 
-    Per input: the central ``coverage`` interval [lo, hi] of the words is centred on the code range and the
-    smallest shift in [0, frac_bits] that fits it is taken (the largest exact scale); if even
-    ``shift = frac_bits`` (one code per word LSB) cannot hold it, the tails saturate.
+    Per input, with [lo, hi] the central ``coverage`` interval of the words: offset 0 if [lo, hi] fits the
+    code range as it is (zero padding stays 0), else [lo, hi] is centred on it; the shift is the smallest in
+    [0, frac_bits] that fits (the largest exact scale). If even ``shift = frac_bits`` (one code per word
+    LSB) cannot hold the interval, the tails saturate.
     """
     w = np.asarray(words)
     if w.ndim != 2 or w.shape[0] == 0:
@@ -80,18 +97,7 @@ def fit_word_preprocessing(words: np.ndarray, q: BitsQuantizer, coverage: float 
     offset = np.zeros(n, np.int64)
     shift = np.full(n, q.frac_bits, np.int64)
     for j in range(n):
-        span = int(hi[j] - lo[j])
-        for s in range(q.frac_bits + 1):
-            scale = 2 ** (q.frac_bits - s)  # codes per word LSB
-            if span * scale <= cmax - cmin:
-                shift[j] = s
-                break
-        scale = 2 ** (q.frac_bits - int(shift[j]))
-        # centre [lo, hi] on the code range: code = (w - offset) * scale
-        mid_code = (cmin + cmax) / 2
-        offset[j] = int(round((lo[j] + hi[j]) / 2 - mid_code / scale))
-        if lo[j] == hi[j]:
-            offset[j] = int(lo[j]) if cmin <= 0 <= cmax else int(lo[j]) - cmin // scale
+        offset[j], shift[j] = _fit_one(int(lo[j]), int(hi[j]), cmin, cmax, q.frac_bits)
     return Preprocessing(offset, shift)
 
 

@@ -53,6 +53,9 @@ TEST_MODULE = "test_trigger"
 TESTS = ("reset_idle", "latency", "streaming", "bubbles", "threshold", "corners")
 #: Verilator options for every build (part of the cache key)
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast", "--x-initial", "fast")
+#: C++ optimisation of the verilated model: the testbench is Python-bound, so a light -O builds 2-3x faster
+#: than Verilator's default -Os with no loss of simulated events/s (measured on the toy design)
+MAKE_OPT = {"OPT_FAST": "-O1", "OPT_SLOW": "-O0", "OPT_GLOBAL": "-O0"}
 _REQUIRED = ("top", "sources", "latency_cycles", "clock_period_ns", "inputs", "score", "ports")
 _PORTS = ("clk", "rst", "in_valid", "in_data", "threshold", "out_valid", "score", "trigger")
 
@@ -249,7 +252,12 @@ def verilator_env() -> Iterator[dict[str, str]]:
     from l1ad.firmware.verilator_env import verilator_env as _env  # the project's one place for this
 
     with _env() as v:
-        yield v
+        saved = os.environ.get("MAKEFLAGS", "")
+        os.environ["MAKEFLAGS"] = " ".join([saved, *(f"{k}={val}" for k, val in MAKE_OPT.items())]).strip()
+        try:
+            yield v
+        finally:
+            os.environ["MAKEFLAGS"] = saved
 
 
 def tool_versions() -> dict[str, str]:
@@ -279,7 +287,8 @@ def build_key(design_dir: Path, design: dict[str, Any], waves: bool) -> str:
     h = hashlib.sha256()
     for s in design["sources"]:
         h.update(s.encode() + b"\0" + (design_dir / s).read_bytes() + b"\0")
-    h.update(json.dumps({"top": design["top"], "args": VERILATOR_ARGS, "waves": waves,
+    h.update(json.dumps({"top": design["top"], "args": VERILATOR_ARGS, "make": MAKE_OPT,
+                         "waves": _trace_args() if waves else False,
                          "tools": tool_versions()}, sort_keys=True).encode())
     return h.hexdigest()
 
@@ -308,7 +317,7 @@ def build_simulator(design_dir: str | os.PathLike[str], design: dict[str, Any] |
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_dir(target) as tmp, verilator_env():
         runner = get_runner("verilator")
-        args = list(VERILATOR_ARGS) + (["--trace-fst", "--trace-structs"] if waves else [])
+        args = list(VERILATOR_ARGS) + (_trace_args() if waves else [])
         try:
             runner.build(
                 sources=[ddir / s for s in design["sources"]],
@@ -325,6 +334,16 @@ def build_simulator(design_dir: str | os.PathLike[str], design: dict[str, Any] |
     dt = time.perf_counter() - t0
     log.info("sim build: %.1f s -> %s", dt, target)
     return BuildInfo(key, target, False, dt)
+
+
+def wave_format() -> str:
+    """``fst`` when Verilator's FST writer can be compiled here (it needs the lz4 header), else ``vcd``."""
+    inc = [Path("/usr/include"), Path("/usr/local/include"), *(Path(p) for p in os.environ.get("CPATH", "").split(":") if p)]
+    return "fst" if any((d / "lz4.h").is_file() for d in inc) else "vcd"
+
+
+def _trace_args() -> list[str]:
+    return ["--trace-fst", "--trace-structs"] if wave_format() == "fst" else ["--trace", "--trace-structs"]
 
 
 def _tail(path: Path, n: int = 3) -> str:
@@ -425,8 +444,9 @@ def run_suite(
     t0 = time.perf_counter()
     runs = cache_root() / "runs"
     runs.mkdir(parents=True, exist_ok=True)
+    _prune(runs, keep=20)
     work = Path(tempfile.mkdtemp(prefix=f"{design['top']}.", dir=runs))
-    wave_path = (ddir / "waves" / f"{design['top']}.fst") if waves else None
+    wave_path = (ddir / "waves" / f"{design['top']}.{wave_format()}") if waves else None
     try:
         stim.save(work / "stimulus.npz")
         results_dir = work / "results"
@@ -488,6 +508,13 @@ def run_suite(
     if write_report:
         report.report_path = write_sim_report(ddir, report)
     return report
+
+
+def _prune(runs: Path, keep: int) -> None:
+    """Failed runs keep their scratch directory for inspection; only the newest ``keep`` survive."""
+    old = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)[:-keep]
+    for p in old:
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def _collect(results_dir: Path, xml: Path, names: tuple[str, ...] | list[str], sim_log: Path) -> list[dict[str, Any]]:
