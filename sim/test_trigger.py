@@ -354,7 +354,7 @@ async def threshold(dut: Any) -> None:
     # phase 2: a new threshold every cycle (near the scores so decisions flip); infer which cycle's threshold
     # the registered trigger uses (d stages before the output edge) and require one d to explain every bit
     thr2 = np.clip(exp + rng.integers(-2, 3, size=n), tb.score_min, tb.score_max)
-    thr2 = np.roll(thr2, L)  # so that for d ~ 0 the threshold is near the score leaving the pipeline
+    thr2 = np.roll(thr2, L - 1)  # for d = 0, thr2[c] is near the score leaving at edge c + 1
     res2 = await tb.run(valid, data, thr2.tolist())
     total2 = len(res2.out_valid)
     per_d = {}

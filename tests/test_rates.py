@@ -163,6 +163,8 @@ def encoding():
 
 
 def emulation(menu: bool = True, **kw) -> Emulation:
+    """Coarse bins of 2**12 and an exact tail of the top 4,096 events: the bounded-memory mode is exercised."""
+    kw = {"hist_shift": 12, "tail_events": 4096, **kw}
     return Emulation(StandInModel(), encoding(), load_menu() if menu else None, reader=reader(), **kw)
 
 
@@ -212,17 +214,40 @@ def test_clopper_pearson_coverage_of_known_values():
 
 def test_histogram_is_exact_and_merges_like_the_concatenation():
     rng = np.random.default_rng(0)
-    a, b = rng.integers(-50, 3000, 5000), rng.integers(10**9, 10**9 + 10**7, 3000)
-    for max_bins in (1 << 22, 64):  # dense and sparse modes
-        h = ScoreHistogram.from_scores(a, max_bins)
-        h += ScoreHistogram.from_scores(b, max_bins)
-        both = np.concatenate([a, b])
-        t = np.array([-100, -50, 0, 2999, 10**9, 10**9 + 5 * 10**6, 2 * 10**9])
+    parts = [rng.integers(-50, 3000, 5000), rng.integers(10**6, 10**6 + 10**5, 3000), rng.integers(0, 10**6, 4000)]
+    both = np.concatenate(parts)
+    for shift, k in ((0, 100), (4, 100), (12, 100), (12, 10**6)):
+        h = ScoreHistogram(shift, k)
+        for p in parts:
+            h += ScoreHistogram.from_scores(p, shift, k)
+        # any split, any order, added chunk by chunk or merged: the same counts
+        assert h == ScoreHistogram.from_scores(both[::-1], shift, k)
+        h2 = ScoreHistogram(shift, k)
+        for p in reversed(parts):
+            h2.add(p)
+        assert h2 == h
+        edge = h.exact_from
+        assert (edge is None) == (shift == 0 or k >= both.size)
+        ev, _ = h.exact_pairs()
+        t = np.concatenate([ev[::37], ev - 1, [both.max(), both.max() + 5]])
+        if edge is not None:
+            t = np.concatenate([t, np.arange(-(1 << shift), edge, 1 << shift) - 1])  # coarse bin edges below the tail
+            assert (both >= edge).sum() >= k  # the exact region holds at least tail_events events
+            with pytest.raises(ValueError, match="not exact"):
+                h.n_above(edge - 3)
         assert np.array_equal(h.n_above(t), [(both > x).sum() for x in t])
-        assert h == ScoreHistogram.from_scores(both[::-1], max_bins)
-    # memory is bounded by the score span (dense) or the distinct values (sparse), not the event count
-    big = ScoreHistogram.from_scores(rng.integers(0, 1000, 1_000_000))
-    assert big.nbytes <= 8 * 1000
+
+
+def test_histogram_memory_is_bounded_whatever_the_number_of_events():
+    rng = np.random.default_rng(1)
+    k, shift = 1000, 18  # a 40-bit score
+    h = ScoreHistogram(shift, k)
+    for _ in range(20):  # 2M events, ~2M distinct values
+        h.add(rng.integers(0, 1 << 40, 100_000))
+    bound = 8 * (1 << 22) + 16 * (k + (1 << shift))
+    assert h.n_total == 2_000_000 and h.nbytes <= bound
+    ev, ec = h.exact_pairs()
+    assert ec.sum() >= k and ev.size < 2 * k
 
 
 def test_choose_threshold_is_the_loosest_integer_cut_within_budget():
@@ -249,7 +274,10 @@ def test_rates_are_the_firmware_comparison_on_the_same_events(samples):
     words, _ = emu.encoding.encode(parts)
     s = emu.model.predict(words)
     fired = emu.menu.evaluate(parts)
-    t = np.quantile(s, [0.5, 0.9, 0.99, 0.999]).astype(np.int64)
+    q = np.quantile(s, [0.5, 0.9, 0.99, 0.999]).astype(np.int64)
+    # exact in the tail (top 4,096 events) and at coarse bin edges (T + 1 = k * 2**12) below it
+    t = np.concatenate([q[2:], ((q[:2] >> 12) << 12) - 1, q[2:] - 1])
+    assert zb.scores.exact_from is not None and np.all(zb.scores.is_exact(t))
     assert np.array_equal(zb.scores.n_above(t), [(s > x).sum() for x in t])
     menu_off = ~fired.any(axis=1)
     assert np.array_equal(zb.scores_menu_off.n_above(t), [((s > x) & menu_off).sum() for x in t])
@@ -276,7 +304,29 @@ def test_threshold_reproduces_target_rate_on_an_independent_sample(samples):
 def test_results_do_not_depend_on_chunking(samples):
     emu = emulation()
     paths = [samples["zb_small"], samples["sig"]]
-    assert counts(paths, emu, chunk_size=40_000) == counts(paths, emu, chunk_size=3_333)
+    a = counts(paths, emu, chunk_size=40_000)
+    assert a == counts(paths, emu, chunk_size=3_333)
+    # bounded-memory histograms (2**12 bins + exact top 4,096) choose the same thresholds as exact-everywhere ones
+    exact = counts(paths, emulation(hist_shift=0), chunk_size=40_000)
+    assert exact.scores.exact_from is None and a.scores.exact_from is not None
+    rm = RateModel()
+    for target in (30.0, 300.0, 1000.0):
+        assert choose_threshold(a.scores, target, rm) == choose_threshold(exact.scores, target, rm)
+
+
+def test_menu_on_hardware_words_sees_the_quantized_event(samples):
+    """--menu-on-words: seeds evaluated on the decoded hardware words; scores do not change."""
+    emu = emulation(menu_on_words=True)
+    on_floats = counts([samples["zb_small"]], emulation())
+    on_words = counts([samples["zb_small"]], emu)
+    assert on_words.scores == on_floats.scores
+    parts = reader().read(str(samples["zb_small"]), 0, 40_000)
+    decoded = emu.encoding.decode(emu.encoding.encode(parts)[0])
+    assert np.array_equal(on_words.seed_counts, emu.menu.evaluate(decoded).sum(axis=0))
+    # pT words round to the nearest 0.5 GeV: a muon in [21.75, 22) GeV passes SingleMu22 on words, none is lost
+    i = emu.menu.seed_names.index("L1_SingleMu22")
+    assert on_words.seed_counts[i] >= on_floats.seed_counts[i]
+    assert on_words.seed_counts[i] <= 1.1 * on_floats.seed_counts[i]
 
 
 def test_menu_seeds_follow_their_definitions():
@@ -386,8 +436,12 @@ def test_bad_inputs_cli_one_line(cli, samples, tmp_path):
     bad = tmp_path / "bad.h5"
     with h5py.File(bad, "w") as f:
         f.create_dataset("Particles", data=np.zeros((10, 19, 3), np.float32))
+    tracks = tmp_path / "btag.h5"  # a file of another layout (b-tag tracks, no Particles)
+    with h5py.File(tracks, "w") as f:
+        f.create_dataset("Tracks", data=np.zeros((10, 16, 6), np.float32))
     base = ["rates", "--model", str(tmp_path), "--out", str(tmp_path / "o")]
     cases = {
+        "tracks": (["--zero-bias", str(samples["zb_a"]), "--signal", str(tracks)], "btag.h5"),
         "missing": (["--zero-bias", str(tmp_path / "missing.h5")], "missing.h5"),
         "layout": (["--zero-bias", str(bad)], "bad.h5"),
         "empty": (["--zero-bias", str(samples["empty"])], "no events"),
@@ -424,7 +478,19 @@ def fp_model(samples):
     words = enc.encode(reader().read(str(samples["zb_b"]), 0, 20_000)).words
     pre = fit_word_preprocessing(words, q.input)
     inputs = [InputField(f.name, f.width, f.signed) for f in enc.fields]
-    return FixedPointModel.from_keras(built.trigger_model(), pre.to_json(), built.score, inputs, name="vae_tiny")
+    trigger = built.trigger_model()
+    fp = FixedPointModel.from_keras(trigger, pre.to_json(), built.score, inputs, name="vae_tiny")
+    # the same model as a minimal artifact directory (the files `l1ad rates --model` reads)
+    art = samples["zb_a"].parent / "vae_tiny_artifact"
+    art.mkdir()
+    trigger.save(art / "trigger.h5")
+    (art / "model.json").write_text(json.dumps({
+        "name": "vae_tiny", "kind": "vae", "input": {"shape": [N_INPUTS], "fields": [f.name for f in enc.fields]},
+        "preprocessing": pre.to_json(), "score": {"type": built.score},
+        "input_quantizer": {"bits": q.input.bits, "integer": q.input.integer, "signed": q.input.signed},
+    }))
+    fp.artifact_dir = art  # type: ignore[attr-defined]
+    return fp
 
 
 @pytest.fixture(scope="module")
@@ -441,7 +507,7 @@ def design_dir(tmp_path_factory, fp_model) -> Path:
     return d
 
 
-def test_cli_end_to_end_on_a_design_thresholds_are_firmware_integers(cli, design_dir, samples, tmp_path):
+def test_cli_end_to_end_on_a_design_thresholds_are_firmware_integers(cli, design_dir, fp_model, samples, tmp_path):
     """`l1ad rates --design`: tables, JSON, PNGs; n_pass at each integer threshold == #(score > T) of the
     bit-exact model on the same events (the wrapper's `trigger = score > threshold`)."""
     from l1ad.data.encoding import load_encoding
@@ -457,6 +523,16 @@ def test_cli_end_to_end_on_a_design_thresholds_are_firmware_integers(cli, design
         assert needle in stdout, needle
     data = json.loads((out / "rates.json").read_text())
     assert {p.name for p in out.glob("*.png")} >= {"rate_vs_threshold.png", "score_distributions.png"}
+
+    # the same model given as an artifact (emulated via FixedPointModel.from_artifact): same thresholds
+    code, _, err = cli(
+        "rates", "--model", fp_model.artifact_dir, "--zero-bias", samples["zb_a"], "--signal", samples["sig"],
+        "--out", tmp_path / "from_artifact",
+    )
+    assert code == 0, err
+    other = json.loads((tmp_path / "from_artifact" / "rates.json").read_text())
+    assert [r["threshold"] for r in other["thresholds"]] == [r["threshold"] for r in data["thresholds"]]
+    assert other["menu"] == data["menu"]
 
     fp = FixedPointModel.load(design_dir / "fixedpoint.json")
     parts = reader().read(str(samples["zb_a"]), 0, 150_000)
@@ -493,3 +569,15 @@ def test_offline_trigger_counts_equal_the_verilog_emulator(design_dir, fp_model,
     for c in summary.choices:
         assert c.n_pass == int((s_rtl > c.threshold).sum())
         assert c.n_pass_looser == int((s_rtl > c.threshold - 1).sum())
+
+
+def test_emulation_with_the_real_model_survives_pickling_for_dask_workers(fp_model, samples):
+    """What --scheduler ships to worker processes (model, encoding, menu, reader) pickles and gives the same counts."""
+    import pickle
+
+    from l1ad.data.encoding import load_encoding
+
+    emu = Emulation(fp_model, load_encoding(), load_menu(), reader=reader())
+    chunk = plan_chunks([samples["sig"]], [20_000], 20_000)[0]
+    clone = pickle.loads(pickle.dumps(emu))
+    assert process_chunk(chunk, clone) == process_chunk(chunk, emu)

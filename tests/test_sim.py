@@ -129,3 +129,132 @@ def test_cli_bad_design_dir_is_one_line_error(cli, tmp_path):
     (tmp_path / "d" / "design.json").write_text(json.dumps({"top": "x"}))
     code, out, err = cli("sim", tmp_path / "d")
     assert code == 2 and "field 'sources': missing" in err
+
+
+# ---------------------------------------------------------------------------------------------------------
+# real designs written by `l1ad build`
+# ---------------------------------------------------------------------------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+_SIGNALS = ("ato4l.h5", "leptoquark.h5", "hToTauTau.h5", "hChToTauNu.h5")
+
+
+def _synthetic_events(n: int, rng: np.random.Generator, signal: bool) -> np.ndarray:
+    """(n, 19, 4) L1-like events (MET, 4 e/gamma, 4 mu, 10 jets); 'signal' has hard leptons."""
+    p = np.zeros((n, 19, 4), np.float32)
+    for row in range(19):
+        cls = 1 if row == 0 else 2 if row < 5 else 3 if row < 9 else 4
+        frac = 1.0 if row == 0 else (0.9 if signal and row in (1, 5) else 0.15 / (row % 4 + 1))
+        on = rng.random(n) < frac
+        p[:, row, 0] = np.where(on, rng.exponential(45.0 if signal and cls in (2, 3) else 12.0, n), 0)
+        p[:, row, 1] = np.where(on & (row > 0), rng.uniform(-2.4, 2.4, n), 0)
+        p[:, row, 2] = np.where(on, rng.uniform(-3.1, 3.1, n), 0)
+        p[:, row, 3] = np.where(on, cls, 0)
+    return p
+
+
+def _source_hash(*paths: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for root in paths:
+        for p in sorted([root] if root.is_file() else root.rglob("*.py")):
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def sim_data(tmp_path_factory) -> Path:
+    from l1ad.data.adc2021 import write_events
+
+    d = tmp_path_factory.mktemp("simdata")
+    rng = np.random.default_rng(11)
+    write_events(d / "zero_bias.h5", _synthetic_events(6000, rng, False))
+    for s in _SIGNALS:
+        write_events(d / s, _synthetic_events(300, rng, True))
+    return d
+
+
+@pytest.fixture(scope="session")
+def default_design(sim_data, tmp_path_factory) -> Path:
+    """The default AXOL1TL-style VAE (configs/models/axol1tl_vae.yaml: 57-32-16-8) trained for one epoch on
+    synthetic events and built for vu13p with `l1ad build`. The trained artifact is kept under .cache keyed by
+    the config and the model/training sources so re-runs reuse the firmware and Verilator build caches."""
+    from l1ad.cli import main
+
+    cfg = REPO / "configs" / "models" / "axol1tl_vae.yaml"
+    key = _source_hash(cfg, REPO / "l1ad" / "models", REPO / "l1ad" / "training", Path(__file__))
+    art = REPO / ".cache" / "l1ad" / "test-artifacts" / f"axol1tl_vae-{key}"
+    if not (art / "model.json").is_file():
+        assert main(["train", str(cfg), "--data-dir", str(sim_data), "--out", str(art), "--epochs", "1"]) == 0
+    root = tmp_path_factory.mktemp("fw")
+    args = ["build", "--board", "vu13p", "--model", str(art), "--out", str(root / "firmware"), "--events", "2000",
+            "--no-hls", "--hls-dir", str(root / "hls")]
+    assert main(args) == 0
+    found = sorted(p.parent for p in (root / "firmware").glob("*/design.json"))
+    assert len(found) == 1, f"expected one design under {root / 'firmware'}"
+    return found[0]
+
+
+def test_default_design_passes_the_suite_through_the_cli(default_design, sim_data, cli):
+    code, out, err = cli("sim", default_design, "--events", "10000", "--data", sim_data / "zero_bias.h5")
+    rep = json.loads((default_design / "sim_report.json").read_text())
+    assert code == 0, out + err
+    assert rep["passed"] and {t["test"] for t in rep["tests"]} == set(TESTS)
+    s = next(t for t in rep["tests"] if t["test"] == "streaming")
+    assert s["events_checked"] == 10_000 and s["mismatches"] == 0 and s["ii1"]
+    design = load_design_dict(default_design)
+    assert rep["latency_cycles_measured"] == design["latency_cycles"]
+    assert rep["latency_cycles_measured"] * design["clock_period_ns"] <= rep["budget_ns"]
+    assert "zero_bias.h5" in rep["stimulus"]
+    assert "PASS" in out and "streaming" in out and "10,000" in out
+    build_report = default_design / "report.json"
+    if build_report.is_file():
+        assert json.loads(build_report.read_text())["sim_report"] == "sim_report.json"
+    # unchanged design: the Verilator model is not rebuilt
+    again = run_suite(default_design, events=100, tests=("latency",), write_report=False)
+    assert again.build.cached and again.passed
+
+
+def _flip_weight_constant(design_dir: Path) -> tuple[str, int]:
+    """Change one numeric constant of the network Verilog (as a flipped weight bit would): first sized
+    literal inside an assign of the da4ml network body. Returns (file, line number)."""
+    import re
+
+    design = load_design_dict(design_dir)
+    pat = re.compile(r"(\d+)'(s?)([bdh])([0-9a-fA-F_]+)")
+    for rel in design["sources"]:
+        p = design_dir / rel
+        lines = p.read_text().splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            if "assign" not in line or "in_data" in line:
+                continue
+            m = pat.search(line)
+            if not m:
+                continue
+            width, s, base, digits = m.groups()
+            val = int(digits.replace("_", ""), {"b": 2, "d": 10, "h": 16}[base]) ^ 1  # flip the LSB
+            new = f"{width}'{s}{base}{format(val, {'b': 'b', 'd': 'd', 'h': 'x'}[base])}"
+            lines[i] = line[: m.start()] + new + line[m.end() :]
+            p.write_text("".join(lines))
+            return rel, i + 1
+    raise AssertionError("no constant found to corrupt")
+
+
+def test_corrupted_weight_fails_streaming_naming_first_bad_event(default_design, tmp_path):
+    bad = tmp_path / "corrupt"
+    shutil.copytree(default_design, bad)
+    (bad / "sim_report.json").unlink(missing_ok=True)
+    rel, line = _flip_weight_constant(bad)
+    rep = run_suite(bad, events=3000, tests=("streaming",))
+    s = rep.test("streaming")
+    assert not rep.passed and not s["passed"], f"corrupting {rel}:{line} went unnoticed"
+    m = s["first_mismatches"][0]
+    assert f"first at event {m['event']}" in s["message"]
+    assert m["expected_score"] != m["got_score"] or m["expected_trigger"] != m["got_trigger"]
+    # the named event really is the first one whose output differs, and its expected score is the emulator's
+    assert all(x["event"] >= m["event"] for x in s["first_mismatches"])
+    from l1ad.fixedpoint import FixedPointModel
+
+    ref = FixedPointModel.load(bad / "fixedpoint.json")
+    assert int(ref.predict(np.asarray([m["inputs"]], dtype=np.int64))[0]) == m["expected_score"]
+    assert json.loads((bad / "sim_report.json").read_text())["passed"] is False

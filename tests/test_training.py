@@ -66,8 +66,8 @@ def vae_artifact(data_dir, tmp_path_factory) -> Path:
     from l1ad.cli import main
 
     tmp = tmp_path_factory.mktemp("vae")
-    cfg = _config(tmp, "tiny_vae", {"kind": "vae", "encoder": [16, 8], "latent": 4, "decoder": [8, 16], "beta": 0.05},
-                  {"background": "zero_bias.h5", "signals": ["ato4l.h5"]})
+    cfg = _config(tmp, "tiny_vae", {"kind": "vae", "beta": 1.0},
+                  {"background": "zero_bias.h5", "signals": ["ato4l.h5"]}, epochs=4, learning_rate=0.003)
     out = tmp / "art"
     assert main(["train", str(cfg), "--data-dir", str(data_dir), "--out", str(out)]) == 0
     return out
@@ -82,7 +82,7 @@ def test_vae_artifact_files_and_model_json(vae_artifact: Path) -> None:
     assert meta["input_quantizer"] == {"bits": 8, "integer": 3, "signed": True}
     assert len(meta["data"]["background"]["sha256"]) == 64
     hist = json.loads((vae_artifact / "history.json").read_text())
-    assert len(hist["quantized"]["loss"]) == 3 and np.isfinite(hist["quantized"]["loss"]).all()
+    assert len(hist["quantized"]["loss"]) == 4 and np.isfinite(hist["quantized"]["loss"]).all()
     assert not list(vae_artifact.parent.glob(".art*"))  # no temporary leftovers
     assert not (vae_artifact.parent / "art.checkpoint").exists()
 
@@ -94,7 +94,7 @@ def test_trigger_h5_first_layer_is_input_quantizer_and_preprocessing_exact(vae_a
     assert isinstance(first, qk.QActivation)
     cfg = first.quantizer.get_config()
     assert (cfg["bits"], cfg["integer"], bool(cfg["keep_negative"])) == (8, 3, True)
-    assert trig.output_shape == (None, 4)
+    assert trig.output_shape == (None, 8)
     words = D.load_words(data_dir / "zero_bias.h5", 0, 2000)
     v = art.preprocess(words)
     off = np.asarray(art.meta["preprocessing"]["offset"])
@@ -209,3 +209,15 @@ def test_ae_with_pruning_and_cnn_btag(data_dir, tmp_path, cli) -> None:
     code, out, err = cli("evaluate", tmp_path / "cnn", "--data-dir", data_dir, "--out", tmp_path / "ev")
     assert code == 0, err
     assert (tmp_path / "ev" / "btag_roc.png").is_file() and "mistag@70%" in out
+
+
+def test_scores_equal_the_fixed_point_emulation(vae_artifact, data_dir) -> None:
+    """Σμ² from the QKeras trigger model (float64) is the firmware's integer score, scaled (when available)."""
+    fixedpoint = pytest.importorskip("l1ad.fixedpoint")
+    fp = fixedpoint.FixedPointModel.from_artifact(vae_artifact)
+    art = load_artifact(vae_artifact)
+    words = D.load_words(data_dir / "ato4l.h5")
+    _, _, frac = fp.score_precision
+    raw = np.asarray(fp.predict(words), dtype=np.float64)
+    np.testing.assert_array_equal(raw / 2.0**frac, trigger_scores(art.trigger_model, "sum_squares",
+                                                                   art.preprocess(words)))

@@ -6,7 +6,11 @@ input gives one error line (exit 2) and no partial output.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +111,9 @@ def run_rates(
     from l1ad.rates.pipeline import Emulation, Hdf5Reader, check_files, plan_chunks, run_samples_local
     from l1ad.rates.ratemodel import RateModel
     from l1ad.rates.report import print_summary, write_report
+    from l1ad.rates.streaming import DEFAULT_TAIL_EVENTS, shift_for_width
     from l1ad.rates.summary import summarize
+    from l1ad.rates.thresholds import choose_thresholds
 
     rate_model = rate_model or RateModel()
     targets = rate_model.check_targets(targets_khz)
@@ -122,25 +128,44 @@ def run_rates(
     if len(set(names)) != len(names):
         raise DataError(f"--signal: file names must be distinct (got {', '.join(names)})")
     menu = load_menu(menu_path) if menu_path else None
-    emu = Emulation(score_model, encoding, menu, menu_on_words, reader)
-
-    samples = {ZERO_BIAS: plan_chunks(zero_bias, zb_counts, chunk_size)}
-    samples.update(
-        {f"signal:{n}": plan_chunks([p], [c], chunk_size) for n, p, c in zip(names, signals, sig_counts, strict=True)}
-    )
-    if scheduler:
-        from l1ad.rates.dask_backend import connect, run_dask
-
-        client = connect(scheduler)
-        try:
-            results = run_dask(samples, emu, client)
-        finally:
-            client.close()
-    else:
-        results = run_samples_local(samples, emu)
-    zb = results[ZERO_BIAS]
-    sig = {n: results[f"signal:{n}"] for n in names}
     sp = score_precision(score_model)
+    # exact scores for the top events: at least 2x the loosest target's share of the zero bias
+    n_zb = sum(zb_counts)
+    need = math.ceil(2 * max(targets) * 1e3 / rate_model.collision_rate_hz * n_zb) + 1024
+    emu = Emulation(
+        score_model, encoding, menu, menu_on_words, reader,
+        hist_shift=shift_for_width(None if sp is None else sp[0]),
+        tail_events=max(DEFAULT_TAIL_EVENTS, need),
+    )
+    zb_chunks = {ZERO_BIAS: plan_chunks(zero_bias, zb_counts, chunk_size)}
+    sig_chunks = {n: plan_chunks([p], [c], chunk_size) for n, p, c in zip(names, signals, sig_counts, strict=True)}
+
+    n_all = n_zb + sum(sig_counts)
+    client = None
+    with _progress(console, n_all) as advance:
+        if scheduler:
+            from l1ad.rates.dask_backend import connect, run_dask
+
+            client = connect(scheduler)
+
+            def run(samples: dict[str, Any], e: Emulation) -> dict[str, Any]:
+                return run_dask(samples, e, client, progress=advance)
+        else:
+
+            def run(samples: dict[str, Any], e: Emulation) -> dict[str, Any]:
+                return run_samples_local(samples, e, progress=advance)
+
+        try:
+            # pass 1: zero bias -> integer thresholds; pass 2: signals, counted exactly at those thresholds
+            zb = run(zb_chunks, emu)[ZERO_BIAS]
+            if zb.n_events == 0:
+                raise DataError(f"{zero_bias[0]}: zero-bias files have no events")
+            choices = choose_thresholds(zb.scores, list(targets), rate_model)
+            emu_sig = dataclasses.replace(emu, count_at=tuple(c.threshold for c in choices))
+            sig = run(sig_chunks, emu_sig) if sig_chunks else {}
+        finally:
+            if client is not None:
+                client.close()
     summary = summarize(
         zb, sig, targets, rate_model, None if sp is None else sp[2], score_port=None if sp is None else sp[:2]
     )
@@ -161,6 +186,21 @@ def run_rates(
         with atomic_dir(out) as tmp:
             write_report(tmp, summary, meta)
     return summary
+
+
+@contextlib.contextmanager
+def _progress(console: Any, total: int) -> Iterator[Any]:
+    """A transient rich progress bar on an interactive terminal (else no output); yields advance(n)."""
+    if console is None or console is False or not getattr(console, "is_terminal", False):
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "emulating events", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("events", total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def _console(console_cls: Any) -> Any:
@@ -186,7 +226,14 @@ def register(app: typer.Typer) -> None:
         bunch_crossing_mhz: float = typer.Option(40.08, "--bunch-crossing-mhz", help="Bunch-crossing clock [MHz]."),
         out: Path = typer.Option(Path("out/rates"), "--out", help="Output directory (JSON + PNG)."),
     ) -> None:
-        """Thresholds for target rates (score > threshold), pure rate vs an L1 menu, signal efficiencies."""
+        """Integer thresholds for target rates (trigger = score > threshold), pure rate vs an L1 menu, signal
+        efficiencies; tables on the terminal, rates.json + PNGs in --out.
+
+        Files are streamed in chunks of --chunk-size events (memory ~0.3 kB x chunk size + ~25 MB per worker,
+        plus <= ~35 MiB per score histogram: coarse counts + the exact scores of the top events, whatever the
+        file size); --scheduler runs the chunks on a Dask cluster (workers must see the files at the same
+        paths) with identical results. Zero bias is processed first (thresholds), then the signals.
+        """
         from rich.console import Console
 
         from l1ad.config import parse_config
@@ -208,6 +255,11 @@ def register(app: typer.Typer) -> None:
         # validate every input file (exists, layout, events) before loading the model or writing anything
         check_files(zero_bias, Hdf5Reader(), "zero-bias")
         check_files(signal, Hdf5Reader(), "signal")
+        menu_path = None if menu.lower() == "none" else menu
+        if menu_path:
+            from l1ad.rates.menu import load_menu
+
+            load_menu(menu_path)  # a bad menu file fails before the model is loaded
         score_model = load_score_model(design, model)
         from l1ad.data.encoding import load_encoding
 
@@ -218,7 +270,7 @@ def register(app: typer.Typer) -> None:
             zero_bias=list(zero_bias),
             signals=list(signal),
             targets_khz=tgt,
-            menu_path=None if menu.lower() == "none" else menu,
+            menu_path=menu_path,
             out=out,
             scheduler=scheduler,
             chunk_size=chunk_size,

@@ -13,8 +13,9 @@ __all__ = ["register"]
 
 def _quiet_ml_logs() -> None:
     """TensorFlow/absl/QKeras chatter off; l1ad's own progress lines stay."""
-    for name in ("absl", "tensorflow", "h5py"):
+    for name in ("absl", "h5py"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. "compiled metrics have yet to be built"
     try:
         from absl import logging as absl_logging
 

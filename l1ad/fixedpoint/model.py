@@ -150,8 +150,19 @@ class FixedPointModel:
     def predict(self, words: np.ndarray, batch_size: int = 32_768) -> np.ndarray:
         """Raw integer score (N,) int64, LSB 2**-score.output.frac."""
         w = self._check(words)
+        if not hasattr(self, "_fast"):
+            from l1ad.fixedpoint.fast import compile_fast
+
+            self._fast = compile_fast(self)
+        if self._fast is not None:
+            bs = 16_384
+            return np.concatenate([self._fast(w[i : i + bs]) for i in range(0, len(w), bs)]) if len(w) else np.zeros(0, np.int64)
         parts = [self._run(w[i : i + batch_size], keep=False)[2] for i in range(0, len(w), batch_size)]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def predict_generic(self, words: np.ndarray) -> np.ndarray:
+        """The layer-by-layer path (also used for overflow counts); identical results to :meth:`predict`."""
+        return self._run(self._check(words), keep=False)[2]
 
     def predict_layers(self, words: np.ndarray) -> dict[str, tuple[np.ndarray, int]]:
         """Every layer's integer output and its frac bits (plus 'score')."""

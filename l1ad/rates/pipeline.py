@@ -9,7 +9,9 @@ Memory bound (independent of file size): per chunk in flight, the events ``chunk
 (float32) + the scores and menu bits ``chunk_size`` x 9 B ~= 313 B/event, i.e. ~31 MB at the default
 100,000 events; plus one step of ``batch`` (8,192) events: words and encode temporaries (57 x 8 B x ~6),
 layer activations and menu temporaries, ~25 MB; plus the chunk's two score histograms and the running
-totals, each <= 32 MiB (see :mod:`l1ad.rates.streaming`). Locally one chunk is in flight (< ~200 MB in
+totals, each <= 32 MiB of coarse counts + 16 B x (tail_events + 2**shift) exact values (see
+:mod:`l1ad.rates.streaming`; ``l1ad rates`` sets tail_events to 2x the loosest target's zero-bias events,
+>= 65,536: ~1 MiB, or ~2.2 MiB for 10^8 events at 10 kHz). Locally one chunk is in flight (< ~200 MB in
 all); with Dask one per worker thread, and the client holds at most 2 results per worker thread.
 """
 
@@ -26,7 +28,7 @@ import numpy as np
 from l1ad.data.layout import N_INPUTS, N_OBJECTS
 from l1ad.errors import DataError
 from l1ad.rates.menu import Menu
-from l1ad.rates.streaming import DEFAULT_MAX_BINS, ScoreHistogram
+from l1ad.rates.streaming import DEFAULT_TAIL_EVENTS, ScoreHistogram
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -93,32 +95,48 @@ class SampleCounts:
     scores_menu_off: ScoreHistogram = field(default_factory=ScoreHistogram)
     seed_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     menu_count: int = 0
+    #: thresholds at which events with score > T were counted exactly (signals: the zero-bias thresholds)
+    at_thresholds: tuple[int, ...] = ()
+    n_above_at: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    n_above_at_menu_off: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     def __post_init__(self) -> None:
         if self.seed_counts.size == 0:
             self.seed_counts = np.zeros(len(self.seed_names), np.int64)
+        if self.n_above_at.size == 0:
+            self.n_above_at = np.zeros(len(self.at_thresholds), np.int64)
+            self.n_above_at_menu_off = np.zeros(len(self.at_thresholds), np.int64)
 
     def merge(self, other: SampleCounts) -> SampleCounts:
-        if self.seed_names != other.seed_names:
-            raise ValueError("cannot merge counts from different menus")
-        return SampleCounts(
-            self.seed_names,
-            self.n_events + other.n_events,
-            self.scores.merge(other.scores),
-            self.scores_menu_off.merge(other.scores_menu_off),
-            self.seed_counts + other.seed_counts,
-            self.menu_count + other.menu_count,
-        )
+        out = SampleCounts(self.seed_names)
+        out.absorb(self)
+        out.absorb(other)
+        return out
 
     def absorb(self, other: SampleCounts) -> None:
         """Add ``other``'s counts into this one (in place)."""
         if self.seed_names != other.seed_names:
             raise ValueError("cannot merge counts from different menus")
+        if self.n_events == 0 and not self.at_thresholds:
+            self.at_thresholds = other.at_thresholds
+            self.n_above_at = np.zeros(len(other.at_thresholds), np.int64)
+            self.n_above_at_menu_off = np.zeros(len(other.at_thresholds), np.int64)
+        if self.at_thresholds != other.at_thresholds:
+            raise ValueError("cannot merge counts taken at different thresholds")
         self.n_events += other.n_events
         self.scores += other.scores
         self.scores_menu_off += other.scores_menu_off
         self.seed_counts = self.seed_counts + other.seed_counts
         self.menu_count += other.menu_count
+        self.n_above_at = self.n_above_at + other.n_above_at
+        self.n_above_at_menu_off = self.n_above_at_menu_off + other.n_above_at_menu_off
+
+    def count_above(self, threshold: int, menu_off: bool = False) -> int:
+        """Events with score > threshold (exact: a counted threshold, or from the histogram)."""
+        if threshold in self.at_thresholds:
+            i = self.at_thresholds.index(threshold)
+            return int((self.n_above_at_menu_off if menu_off else self.n_above_at)[i])
+        return int((self.scores_menu_off if menu_off else self.scores).n_above(threshold))
 
     @classmethod
     def total(cls, parts: Iterable[SampleCounts], seed_names: Sequence[str]) -> SampleCounts:
@@ -137,6 +155,9 @@ class SampleCounts:
             and self.scores_menu_off == other.scores_menu_off
             and np.array_equal(self.seed_counts, other.seed_counts)
             and self.menu_count == other.menu_count
+            and self.at_thresholds == other.at_thresholds
+            and np.array_equal(self.n_above_at, other.n_above_at)
+            and np.array_equal(self.n_above_at_menu_off, other.n_above_at_menu_off)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -156,7 +177,12 @@ class Emulation:
     menu: Menu | None = None
     menu_on_words: bool = False
     reader: Any = field(default_factory=Hdf5Reader)
-    max_bins: int = DEFAULT_MAX_BINS
+    #: coarse-bin shift of the score histograms (:func:`l1ad.rates.streaming.shift_for_width`)
+    hist_shift: int = 0
+    #: events kept with exact score values (the top of the distribution, where the thresholds are)
+    tail_events: int = DEFAULT_TAIL_EVENTS
+    #: thresholds at which to count score > T exactly (the signal pass, after the zero-bias thresholds)
+    count_at: tuple[int, ...] = ()
     #: events per vectorised step (encode, predict, menu) inside a chunk: the temporaries of a step stay
     #: in cache (measured on 1 core: encode 0.85 vs 0.17 M ev/s, 57-32-16-8 float64 matmuls ~4x faster
     #: per event at 8k than at 100-200k events)
@@ -215,10 +241,19 @@ def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
             d = emu.decisions(p, words)
             seed_counts += d.sum(axis=0)
             fired[a:b] = d.any(axis=1)
-    out = SampleCounts(emu.seed_names, n_events=n, seed_counts=seed_counts, menu_count=int(fired.sum()))
-    out.scores = ScoreHistogram.from_scores(scores, emu.max_bins)
-    out.scores_menu_off = ScoreHistogram.from_scores(scores[~fired], emu.max_bins)
-    return out
+    off = scores[~fired]
+    t = np.asarray(emu.count_at, dtype=np.int64)
+    return SampleCounts(
+        emu.seed_names,
+        n_events=n,
+        scores=ScoreHistogram.from_scores(scores, emu.hist_shift, emu.tail_events),
+        scores_menu_off=ScoreHistogram.from_scores(off, emu.hist_shift, emu.tail_events),
+        seed_counts=seed_counts,
+        menu_count=int(fired.sum()),
+        at_thresholds=tuple(int(x) for x in t),
+        n_above_at=(scores[None, :] > t[:, None]).sum(axis=1).astype(np.int64),
+        n_above_at_menu_off=(off[None, :] > t[:, None]).sum(axis=1).astype(np.int64),
+    )
 
 
 def check_files(

@@ -109,7 +109,7 @@ def _plots(out: Path, summary: RatesSummary, data: dict[str, Any]) -> dict[str, 
         ax.axhline(c.target_khz, ls="--", lw=0.8, color="gray")
         ax.plot([c.threshold], [max(c.rate_khz, 1e-6)], "o", color="C3")
     ax.set_yscale("log")
-    ax.set_xlabel("integer score threshold T")
+    ax.set_xlabel("integer score threshold T", loc="center")  # the axis offset text sits at the right
     ax.set_ylabel("rate [kHz]")
     ax.legend(fontsize=12)
     paths["rate_vs_threshold"] = _save(fig, out / "rate_vs_threshold.png")
@@ -121,6 +121,8 @@ def _plots(out: Path, summary: RatesSummary, data: dict[str, Any]) -> dict[str, 
             r = np.asarray(e["rate_khz"])
             ax.plot(r, e["eff_ad"], color=f"C{i}", label=f"{name} (AD)")
             ax.plot(r, e["eff_gain_over_menu"], color=f"C{i}", ls=":", label=f"{name} (gain over menu)")
+            eff_menu = summary.signals[name].menu_count / summary.signals[name].n_events
+            ax.axhline(eff_menu, color=f"C{i}", ls="-.", lw=0.8, label=f"{name} (menu alone)")
         for c in summary.choices:
             ax.axvline(c.target_khz, ls="--", lw=0.8, color="gray")
         ax.set_xscale("log")
@@ -131,16 +133,18 @@ def _plots(out: Path, summary: RatesSummary, data: dict[str, Any]) -> dict[str, 
 
     # score distributions
     fig, ax = plt.subplots(figsize=(9, 7))
-    hists = data["score_histograms"]
-    for i, (name, h) in enumerate(hists.items()):
-        v, n = np.asarray(h["values"]), np.asarray(h["counts"], dtype=float)
-        if v.size == 0:
-            continue
-        ax.step(v, n / n.sum(), where="mid", color=f"C{i}", label=name)
+    samples = {"zero_bias": summary.zero_bias, **summary.signals}
+    pairs = {name: sc.scores.coarse_pairs()[:2] for name, sc in samples.items() if sc.n_events}
+    lo = min(int(v[0]) for v, _ in pairs.values())
+    hi = max(int(v[-1]) for v, _ in pairs.values())
+    edges = np.unique(np.linspace(lo, hi + 1, 201).astype(np.int64))  # common integer bins for all samples
+    for i, (name, (v, n)) in enumerate(pairs.items()):
+        h, _ = np.histogram(v, bins=edges, weights=n.astype(float))
+        ax.stairs(h / n.sum(), edges, color=f"C{i}", label=name)
     for c in summary.choices:
         ax.axvline(c.threshold, ls="--", lw=0.8, color="gray")
     ax.set_yscale("log")
-    ax.set_xlabel("integer score")
+    ax.set_xlabel("integer score", loc="center")
     ax.set_ylabel("fraction of events")
     ax.legend(fontsize=12)
     paths["score_distributions"] = _save(fig, out / "score_distributions.png")

@@ -75,8 +75,8 @@ class RatesSummary:
             }
             for name, s in self.signals.items():
                 n = s.n_events
-                k_ad = int(s.scores.n_above(t))
-                k_gain = int(s.scores_menu_off.n_above(t))
+                k_ad = s.count_above(t)
+                k_gain = s.count_above(t, menu_off=True)
                 row["signals"][name] = {
                     "n_events": n,
                     "eff_ad": self._frac(k_ad, n),
@@ -88,21 +88,30 @@ class RatesSummary:
         return rows
 
     def efficiency_curves(self, max_points: int = 400) -> dict[str, dict[str, list[float]]]:
-        """Per signal: efficiency vs zero-bias rate over the thresholds where the zero-bias rate steps."""
+        """Per signal: efficiency vs zero-bias rate at the thresholds where both are exact (coarse bin edges,
+        the signal's exact tail, and the chosen thresholds, counted exactly in the signal pass)."""
         curve = rate_curve(self.zero_bias.scores, self.rate_model, max_points=max_points)
+        f = self.rate_model.collision_rate_hz / 1e3
+        n_zb = self.zero_bias.n_events
         out = {}
         for name, s in self.signals.items():
+            t = curve.thresholds
+            ok = s.scores.is_exact(t) & s.scores_menu_off.is_exact(t)
+            t = np.unique(np.concatenate([t[ok], [c.threshold for c in self.choices]])).astype(np.int64)
+            zb = np.array([self.zero_bias.count_above(int(x)) for x in t], dtype=np.int64)
+            ad = np.array([s.count_above(int(x)) for x in t], dtype=np.int64)
+            gain = np.array([s.count_above(int(x), menu_off=True) for x in t], dtype=np.int64)
             out[name] = {
-                "threshold": curve.thresholds.tolist(),
-                "rate_khz": curve.rate_khz.tolist(),
-                "eff_ad": (s.scores.n_above(curve.thresholds) / s.n_events).tolist(),
-                "eff_gain_over_menu": (s.scores_menu_off.n_above(curve.thresholds) / s.n_events).tolist(),
+                "threshold": t.tolist(),
+                "rate_khz": (f * zb / n_zb).tolist(),
+                "eff_ad": (ad / s.n_events).tolist(),
+                "eff_gain_over_menu": (gain / s.n_events).tolist(),
             }
         return out
 
     def to_dict(self) -> dict[str, Any]:
         zb = self.zero_bias
-        values, counts = zb.scores.pairs()
+        ev, _ = zb.scores.exact_pairs()
         return {
             "rate_model": {
                 **self.rate_model.model_dump(),
@@ -113,15 +122,21 @@ class RatesSummary:
             "score_port": None if self.score_port is None else {
                 "width": self.score_port[0], "signed": self.score_port[1]},
             "confidence_level": self.cl,
-            "zero_bias": {"n_events": zb.n_events, "score_min": int(values[0]), "score_max": int(values[-1]),
-                          "distinct_scores": int(values.size)},
+            "zero_bias": {
+                "n_events": zb.n_events,
+                "score_max": zb.scores.max,
+                # scores are kept exactly from here up (None: everywhere); coarse bins of 2**shift below
+                "exact_scores_from": zb.scores.exact_from,
+                "exact_distinct_scores": int(ev.size),
+                "coarse_bin_width": 1 << zb.scores.shift,
+            },
             "menu": self.menu(),
             "thresholds": self.per_threshold(),
             "rate_curve": rate_curve(zb.scores, self.rate_model).to_dict(),
             "efficiency_curves": self.efficiency_curves(),
             "score_histograms": {
-                "zero_bias": _coarse(values, counts),
-                **{n: _coarse(*s.scores.pairs()) for n, s in self.signals.items()},
+                "zero_bias": _coarse(*zb.scores.coarse_pairs()),
+                **{n: _coarse(*s.scores.coarse_pairs()) for n, s in self.signals.items()},
             },
         }
 
@@ -141,15 +156,15 @@ def summarize(
     return RatesSummary(rate_model, zero_bias, dict(signals), choices, score_frac, cl, score_port)
 
 
-
-
-def _coarse(values: np.ndarray, counts: np.ndarray, max_bins: int = 2000) -> dict[str, Any]:
-    """Exact (value, count) pairs, or for many distinct values equal-width integer bins (left edges)."""
-    if values.size <= max_bins:
-        return {"values": values.tolist(), "counts": counts.tolist(), "bin_width": 1}
-    lo, hi = int(values[0]), int(values[-1])
-    width = -(-(hi - lo + 1) // max_bins)
-    idx = (values - lo) // width
+def _coarse(edges: np.ndarray, counts: np.ndarray, width: int, max_bins: int = 2000) -> dict[str, Any]:
+    """Coarse-bin counts (lower edges), merged into <= ``max_bins`` equal-width bins for the JSON."""
+    if edges.size == 0:
+        return {"values": [], "counts": [], "bin_width": width}
+    span_bins = (int(edges[-1]) - int(edges[0])) // width + 1
+    if span_bins <= max_bins:
+        return {"values": edges.tolist(), "counts": counts.tolist(), "bin_width": width}
+    group = -(-span_bins // max_bins)
+    idx = (edges - edges[0]) // (width * group)
     summed = np.bincount(idx, weights=counts, minlength=int(idx.max()) + 1).astype(np.int64)
-    return {"values": (lo + width * np.arange(summed.size)).tolist(), "counts": summed.tolist(),
-            "bin_width": int(width)}
+    return {"values": (edges[0] + width * group * np.arange(summed.size)).tolist(), "counts": summed.tolist(),
+            "bin_width": int(width * group)}

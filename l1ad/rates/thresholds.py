@@ -87,13 +87,19 @@ def choose_threshold(
     if n == 0:
         raise ValueError("empty zero-bias histogram")
     k = max_pass_count(target_khz * 1e3, n, rate_model)
-    values, counts = hist.pairs()
-    tail = n - np.cumsum(counts)  # tail[i] = events with score > values[i]
-    if k >= n:
-        t = int(values[0]) - 1
-    else:
+    values, counts = hist.exact_pairs()  # every value at or above hist.exact_from
+    n_exact = int(counts.sum())
+    tail = n_exact - np.cumsum(counts)  # tail[i] = events with score > values[i]
+    if k < n_exact:
         i = int(np.argmax(tail <= k))  # first index; tail[-1] == 0 <= k guarantees a hit
         t = int(values[i])
+    elif hist.exact_from is None:  # every event is in the exact region and the target admits all
+        t = int(values[0]) - 1
+    else:
+        raise ValueError(
+            f"target {target_khz} kHz needs {k} of {n} events, more than the {n_exact} kept with exact scores "
+            f"(raise tail_events)"
+        )
     n_pass, n_looser = (int(x) for x in hist.n_above(np.array([t, t - 1])))
     f = rate_model.collision_rate_hz / 1e3
     lo, hi = clopper_pearson(n_pass, n, cl)
@@ -149,19 +155,12 @@ def rate_curve(
 ) -> RateCurve:
     """Rate vs threshold with Clopper-Pearson bands.
 
-    Default thresholds: every distinct score value (the curve is a step function between them), thinned
-    to at most ``max_points`` while always keeping the tail (the 200 largest values) where rates are kHz.
+    Default thresholds: where the rate steps and is exact (:meth:`ScoreHistogram.curve_thresholds`): the
+    distinct values of the exact tail (where rates are kHz) and coarse bin edges below, <= ``max_points``.
     """
     n = hist.n_total
     if thresholds is None:
-        values, _ = hist.pairs()
-        t = np.concatenate([[values[0] - 1], values]) if values.size else np.zeros(1, np.int64)
-        if t.size > max_points:
-            keep_tail = min(200, max_points // 2)
-            head = t[: -keep_tail]
-            idx = np.unique(np.linspace(0, head.size - 1, max_points - keep_tail).astype(np.int64))
-            t = np.concatenate([head[idx], t[-keep_tail:]])
-        thresholds = t
+        thresholds = hist.curve_thresholds(max_points)
     thresholds = np.asarray(thresholds, dtype=np.int64)
     k = hist.n_above(thresholds)
     lo, hi = clopper_pearson(k, np.full(k.shape, n), cl)

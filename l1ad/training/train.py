@@ -92,7 +92,7 @@ def _targets(built: BuiltModel, ds: Dataset, q: QuantConfig) -> np.ndarray:
     return np.asarray(q.input.qkeras()(ds.x), dtype=np.float32)
 
 
-def _ad_eval(cfg: TrainConfig, data_dir: Path | None, ds: Dataset, models: dict[str, Any], score: str,
+def _ad_eval(signal_paths: list[Path], ds: Dataset, models: dict[str, Any], score: str,
              ) -> tuple[dict[str, Any], dict[str, Any]]:
     xt = ds.x[ds.split.test] if ds.split.test.stop > ds.split.test.start else ds.x[ds.split.val]
     bkg = {k: trigger_scores(m, score, xt) for k, m in models.items()}
@@ -102,8 +102,7 @@ def _ad_eval(cfg: TrainConfig, data_dir: Path | None, ds: Dataset, models: dict[
                                                           for k, b in bkg.items()},
                            "signals": {}}
     prov = {}
-    for s in cfg.data.signals:
-        path = D.resolve_data_file(s, data_dir)
+    for path in signal_paths:
         prov[path.stem] = D.file_provenance(path)
         xs = ds.prep.apply(D.load_words(path, 0, D.count(path)))
         per = {k: ad_metrics(bkg[k], trigger_scores(m, score, xs)) for k, m in models.items()}
@@ -123,6 +122,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     out = Path(out) if out is not None else cfg.output_dir()
     t_start = time.monotonic()
     q = cfg.quantizers
+    signal_paths = [D.resolve_data_file(s, data_dir) for s in cfg.data.signals]  # fail before training
     if cfg.model.kind == "cnn":
         ds, _ = _load_jets(cfg, data_dir)
         n_feat = ds.x.shape[2]
@@ -166,7 +166,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
         xt, yt = ds.x[sp.test], ds.y[sp.test]  # type: ignore[index]
         metrics["btag"] = {k: btag_metrics(yt, trigger_scores(m, "identity", xt)) for k, m in trig.items()}
     else:
-        ev, sprov = _ad_eval(cfg, data_dir, ds, trig, built_q.score)
+        ev, sprov = _ad_eval(signal_paths, ds, trig, built_q.score)
         metrics["anomaly"] = ev
         provenance["signals"] = sprov
     in_q = q.input

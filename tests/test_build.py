@@ -1,0 +1,125 @@
+"""``l1ad build`` end to end on a small QKeras model: hls4ml C-sim, da4ml Verilog, Verilator emulator."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from fw_helpers import qmodel, write_artifact
+
+from l1ad.errors import BuildError
+from l1ad.firmware import load_design
+from l1ad.firmware import rtl as rtl_mod
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    d = tmp_path_factory.mktemp("art") / "toy"
+    return write_artifact(d, qmodel(n_in=12, hidden=(6,), n_out=3, name="toy"))
+
+
+@pytest.fixture(scope="module")
+def built(artifact, tmp_path_factory):
+    from l1ad.cli import main
+
+    root = tmp_path_factory.mktemp("build")
+    code = main(["build", "--board", "vu13p", "--model", str(artifact), "--out", str(root / "fw"),
+                 "--hls-dir", str(root / "hls"), "--events", "20000"])
+    assert code == 0
+    return root
+
+
+def test_build_is_bit_exact_everywhere(built):
+    d = built / "fw" / "toy-vu13p"
+    rep = json.loads((d / "report.json").read_text())
+    names = {(p["a"], p["b"]) for p in rep["bitexact"]}
+    assert ("emulator", "verilator") in names and ("qkeras", "hls4ml_csim") in names
+    for p in rep["bitexact"]:
+        assert p["events"] == 20000 and p["mismatches"] == 0, p
+    assert rep["latency_ns"] <= 50 and rep["resources"]["dsps"] == 0 and rep["ii"] == 1
+    assert rep["overflow"]["inq"] > 0 and rep["overflow"]["d0"] == 0
+    assert (built / "hls" / "toy-vu13p" / "firmware").is_dir()
+    assert "toy on vu13p" in (d / "report.txt").read_text()
+
+
+def test_design_json_contract(built):
+    d = built / "fw" / "toy-vu13p"
+    des = load_design(d)
+    assert des.top == "toy_trigger" and des.ii == 1 and des.budget_ns == 50
+    assert all(p.is_file() for p in des.source_paths)
+    assert len(des.inputs) == 12 and des.inputs[0] == {"name": "w0", "width": 11, "signed": False}
+    fp = des.fixedpoint_model()
+    assert (des.score["width"], des.score["signed"], des.score["frac"]) == fp.score_precision
+    assert set(des.ports) == {"clk", "rst", "in_valid", "in_data", "threshold", "out_valid", "score", "trigger"}
+    top = (d / f"rtl/{des.top}.v").read_text()
+    assert f"input  wire [{sum(f['width'] for f in des.inputs) - 1}:0] in_data" in top
+    assert not re.search(r"multiplier #\(\d", "".join(p.read_text() for p in des.source_paths))  # squares in LUTs
+
+
+def test_verilog_reproducible_and_failed_build_keeps_previous(built, artifact, monkeypatch):
+    from l1ad.firmware.build import build
+
+    first = built / "fw" / "toy-vu13p"
+    before = {p.name: p.read_bytes() for p in sorted(first.rglob("*")) if p.is_file()}
+    # same inputs -> byte-identical Verilog (emulator comes from the cache)
+    rep = build(artifact, "vu13p", out_root=built / "fw2", hls_root=built / "hls2", events=2000, hls=False)
+    assert rep["da4ml"]["emulator_cached"] is True
+    second = built / "fw2" / "toy-vu13p"
+    for v in sorted((first / "rtl").glob("*.v")):
+        assert (second / "rtl" / v.name).read_bytes() == v.read_bytes(), v.name
+    assert (second / "fixedpoint.json").read_bytes() == (first / "fixedpoint.json").read_bytes()
+
+    def boom(*a, **k):
+        raise BuildError("simulated failure in the Verilator stage")
+
+    monkeypatch.setattr(rtl_mod, "compile_emulator", boom)
+    with pytest.raises(BuildError, match="simulated"):
+        build(artifact, "vu13p", out_root=built / "fw", hls_root=built / "hls", events=1000, hls=False)
+    after = {p.name: p.read_bytes() for p in sorted(first.rglob("*")) if p.is_file()}
+    assert after == before
+    assert not [p for p in (built / "fw").iterdir() if p.name.startswith(".")]  # no temp dirs left behind
+
+
+def test_unknown_board_lists_known(cli, artifact, tmp_path):
+    code, _, err = cli("build", "--board", "zynq7000", "--model", artifact, "--out", tmp_path / "fw")
+    assert code == 2 and "zynq7000" in err and "vu13p" in err and "vx690t" in err
+    assert not (tmp_path / "fw").exists()
+
+
+def test_unsupported_model_rejected_before_writing(cli, tmp_path):
+    from l1ad import _compat
+
+    keras, qk = _compat.keras(), _compat.qkeras()
+    inp = keras.layers.Input((6,))
+    x = qk.QActivation(qk.quantized_bits(8, 3, alpha=1), name="inq")(inp)
+    x = keras.layers.Dense(2, name="plain")(x)
+    art = write_artifact(tmp_path / "bad", keras.Model(inp, x, name="bad"))
+    code, _, err = cli("build", "--board", "vu9p", "--model", art, "--out", tmp_path / "fw", "--hls-dir", tmp_path / "hls")
+    assert code == 2 and "plain" in err and "Dense" in err
+    assert not (tmp_path / "fw").exists() and not (tmp_path / "hls").exists()
+
+
+def test_rtl_trace_matches_emulator_on_rounding_traps(tmp_path):
+    """Input quantizer that rounds (half-even ties), 0-fraction relu, SAT_SYM input: da4ml RTL == emulator."""
+    from l1ad.fixedpoint import FixedPointModel, InputField
+
+    m = qmodel(n_in=6, hidden=(4,), n_out=2, in_q=(8, 5), act=(4, 4), symmetric_input=True, seed=5)
+    fp = FixedPointModel.from_keras(m, {"offset": [3] * 6, "shift": [4] * 6}, "sum_squares",
+                                    [InputField(f"w{i}", 9, True) for i in range(6)])
+    comb, n = rtl_mod.trace_model(fp)
+    emu, _ = rtl_mod.compile_emulator(comb, n, "traps_net", "xcvu13p-flga2577-2-e", 4.1667, 4)
+    words = fp.random_words(30_000, seed=7)
+    assert np.array_equal(emu.predict(words, False), fp.predict(words))
+
+
+@pytest.mark.slow
+def test_axol1tl_like_full_build(tmp_path):
+    """Default AXOL1TL-style 57->32->16->8 + sum mu^2 on vu13p: 100k events, budget, LUT share, 0 DSPs."""
+    from l1ad.firmware.build import build
+
+    art = write_artifact(tmp_path / "axo", qmodel(n_in=57, hidden=(32, 16), n_out=8, name="axo"))
+    rep = build(art, "vu13p", out_root=tmp_path / "fw", hls_root=tmp_path / "hls", events=100_000)
+    assert rep["all_bitexact"] and rep["latency_ns"] <= 50
+    assert rep["resources"]["luts_pct"] <= 2.0 and rep["resources"]["dsps"] == 0
