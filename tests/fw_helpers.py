@@ -52,14 +52,36 @@ def fields(n: int) -> list[dict[str, Any]]:
 def write_artifact(d: Path, model: Any, score: str = "sum_squares", shift: int = 2, offset: int = 0) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     model.save(d / "trigger.h5")
-    n = int(model.input_shape[1])
+    shape = [int(v) for v in model.input_shape[1:]]
+    n = int(np.prod(shape))
     meta = {
         "name": model.name,
-        "kind": "vae" if score == "sum_squares" else "ae",
-        "input": {"shape": [n], "fields": fields(n)},
+        "kind": {"sum_squares": "vae", "squared_error": "ae"}.get(score, "cnn"),
+        "input": {"shape": shape, "fields": fields(n)},
         "preprocessing": {"offset": [offset] * n, "shift": [shift] * n},
         "input_quantizer": {"bits": 10, "integer": 5, "signed": True},
         "score": {"type": score},
     }
     (d / "model.json").write_text(json.dumps(meta))
     return d
+
+
+def cnn_model(length: int = 8, feats: int = 3, pool: str = "max", seed: int = 0, name: str = "cnn") -> Any:
+    """b-tag-like: input quantizer -> QConv1D -> quantized_relu -> pooling -> QDense(1) logit."""
+    keras, qk = _compat.keras(), _compat.qkeras()
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    wq = dict(kernel_quantizer=qk.quantized_bits(6, 0, alpha=1), bias_quantizer=qk.quantized_bits(6, 0, alpha=1))
+    inp = L.Input((length, feats), name="tracks")
+    x = qk.QActivation(qk.quantized_bits(10, 5, alpha=1), name="inq")(inp)
+    x = qk.QConv1D(4, 3, name="c0", **wq)(x)
+    x = qk.QActivation(qk.quantized_relu(8, 4), name="r0")(x)
+    if pool == "max":
+        x = L.MaxPooling1D(2, name="pool")(x)
+        x = L.Flatten(name="flat")(x)
+    elif pool == "gmax":
+        x = L.GlobalMaxPooling1D(name="pool")(x)
+    else:
+        x = L.GlobalAveragePooling1D(name="pool")(x)
+    x = qk.QDense(1, name="logit", **wq)(x)
+    return keras.Model(inp, x, name=name)

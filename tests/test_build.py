@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from fw_helpers import qmodel, write_artifact
+from fw_helpers import cnn_model, qmodel, write_artifact
 
 from l1ad.errors import BuildError
 from l1ad.firmware import load_design
@@ -112,6 +112,16 @@ def test_rtl_trace_matches_emulator_on_rounding_traps(tmp_path):
     emu, _ = rtl_mod.compile_emulator(comb, n, "traps_net", "xcvu13p-flga2577-2-e", 4.1667, 4)
     words = fp.random_words(30_000, seed=7)
     assert np.array_equal(emu.predict(words, False), fp.predict(words))
+
+
+def test_cnn_builds_bit_exact(tmp_path):
+    """b-tag-like CNN (QConv1D, max pooling, flatten, logit score): every implementation agrees."""
+    from l1ad.firmware.build import build
+
+    art = write_artifact(tmp_path / "cnn", cnn_model(length=6, feats=2, pool="max", name="cnn"), score="identity")
+    rep = build(art, "vu13p", out_root=tmp_path / "fw", hls_root=tmp_path / "hls", events=5000)
+    assert rep["all_bitexact"] and {p["b"] for p in rep["bitexact"]} >= {"hls4ml_csim", "verilator"}
+    assert rep["latency_cycles"] >= 2
 
 
 @pytest.mark.slow

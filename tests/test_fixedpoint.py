@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fw_helpers import fields, qmodel
+from fw_helpers import cnn_model, fields, qmodel
 
 from l1ad import _compat
 from l1ad.errors import UnsupportedLayerError
+from l1ad.firmware.hls import score_from_outputs
 from l1ad.fixedpoint import FixedPointModel, InputField, Precision
 from l1ad.fixedpoint.emulator import requantize
-from l1ad.firmware.hls import score_from_outputs
 
 
 def _fp(model, score="sum_squares", shift=2, offset=0):
-    n = int(model.input_shape[1])
+    n = int(np.prod(model.input_shape[1:]))
     pre = {"offset": [offset] * n, "shift": [shift] * n}
     return FixedPointModel.from_keras(model, pre, score, [InputField(**f) for f in fields(n)])
 
@@ -111,3 +111,15 @@ def test_unsupported_layer_rejected(tmp_path):
     x = qk.QActivation(qk.quantized_bits(8, 3, alpha="auto_po2"), name="inq3")(inp)
     with pytest.raises(UnsupportedLayerError, match="inq3.*alpha"):
         _fp(keras.Model(inp, x, name="bad3"))
+
+
+@pytest.mark.parametrize("pool", ["max", "gmax", "gavg"])
+def test_conv1d_pooling_equals_qkeras(pool):
+    model = cnn_model(length=8, feats=3, pool=pool)  # GlobalAveragePooling over 6 positions: not a power of 2
+    if pool == "gavg":
+        with pytest.raises(UnsupportedLayerError, match="pool.*power of two"):
+            _fp(model, "identity")
+        model = cnn_model(length=6, feats=3, pool=pool)  # 4 positions after the conv
+    fp = _fp(model, "identity", shift=3)
+    words = fp.random_words(30_000, seed=3)
+    assert np.array_equal(fp.predict(words), _qkeras_raw(fp, model, words))

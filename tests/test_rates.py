@@ -329,6 +329,27 @@ def test_menu_on_hardware_words_sees_the_quantized_event(samples):
     assert on_words.seed_counts[i] <= 1.1 * on_floats.seed_counts[i]
 
 
+def test_menu_object_seeds_match_a_sorted_reference():
+    """k-th highest pT >= pt_min[k] (sorting reference) on toy events, for every object seed of the menu."""
+    from l1ad.rates.menu import ObjectSeed
+
+    menu = load_menu()
+    p = make_events(20_000, seed=5, hard=2.0)
+    got = dict(zip(menu.seed_names, menu.evaluate(p).T, strict=True))
+    for seed in menu.config.seeds:
+        if not isinstance(seed, ObjectSeed):
+            continue
+        rows = next(slice(f, f + n) for c, f, n in GROUPS if c == seed.object.object_class)
+        obj = p[:, rows]
+        pt = np.where(obj[:, :, 3] == int(seed.object.object_class), obj[:, :, 0], 0)
+        if seed.eta_max is not None:
+            pt = np.where(np.abs(obj[:, :, 1]) <= seed.eta_max, pt, 0)
+        top = -np.sort(-pt, axis=1)[:, : len(seed.pt_min)]
+        ref = np.all((top >= np.asarray(seed.pt_min)) & (top > 0), axis=1)
+        assert 0 < ref.sum() < ref.size, seed.name
+        assert np.array_equal(got[seed.name], ref), seed.name
+
+
 def test_menu_seeds_follow_their_definitions():
     menu = load_menu()
     p = np.zeros((4, N_OBJECTS, 4), np.float32)
@@ -495,15 +516,18 @@ def fp_model(samples):
 
 @pytest.fixture(scope="module")
 def design_dir(tmp_path_factory, fp_model) -> Path:
-    """A design dir as `l1ad build` lays it out, as far as `l1ad rates` reads it (design.json -> fixedpoint.json)."""
+    """A design dir as `l1ad build` lays it out, as far as `l1ad rates` reads it (design.json -> fixedpoint.json;
+    no Verilog sources: the Verilator comparison below builds its own from the same description)."""
     d = tmp_path_factory.mktemp("design") / "vae_tiny-vu13p"
     d.mkdir()
     fp_model.save(d / "fixedpoint.json")
     w, signed, frac = fp_model.score_precision
-    (d / "design.json").write_text(
-        json.dumps({"top": "vae_tiny_trigger", "fixedpoint": "fixedpoint.json",
-                    "score": {"width": w, "signed": signed, "frac": frac}})
-    )
+    inputs = [{"name": f.name, "width": f.width, "signed": f.signed} for f in fp_model.inputs]
+    (d / "design.json").write_text(json.dumps({
+        "top": "vae_tiny_trigger", "sources": [], "latency_cycles": 2, "clock_period_ns": 25.0, "ii": 1,
+        "inputs": inputs, "score": {"width": w, "signed": signed, "frac": frac}, "ports": {},
+        "fixedpoint": "fixedpoint.json", "budget_ns": 50,
+    }))
     return d
 
 
@@ -581,3 +605,16 @@ def test_emulation_with_the_real_model_survives_pickling_for_dask_workers(fp_mod
     chunk = plan_chunks([samples["sig"]], [20_000], 20_000)[0]
     clone = pickle.loads(pickle.dumps(emu))
     assert process_chunk(chunk, clone) == process_chunk(chunk, emu)
+
+
+def test_design_whose_score_port_disagrees_with_its_fixedpoint_description_is_refused(cli, design_dir, samples, tmp_path):
+    import shutil
+
+    bad = tmp_path / "bad_design"
+    shutil.copytree(design_dir, bad)
+    meta = json.loads((bad / "design.json").read_text())
+    meta["score"]["width"] += 1
+    (bad / "design.json").write_text(json.dumps(meta))
+    code, _, err = cli("rates", "--design", bad, "--zero-bias", samples["zb_small"], "--out", tmp_path / "o")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "field 'score'" in err
+    assert not (tmp_path / "o").exists()

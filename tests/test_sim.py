@@ -215,39 +215,34 @@ def test_default_design_passes_the_suite_through_the_cli(default_design, sim_dat
     assert again.build.cached and again.passed
 
 
-def _flip_weight_constant(design_dir: Path) -> tuple[str, int]:
-    """Change one numeric constant of the network Verilog (as a flipped weight bit would): first sized
-    literal inside an assign of the da4ml network body. Returns (file, line number)."""
+def _flip_weight_digit(design_dir: Path) -> tuple[str, str]:
+    """Flip one weight digit of the da4ml network: in distributed arithmetic a constant weight is a graph of
+    shift-adders, one per signed digit, so toggling one adder's IS_SUB parameter flips the sign of one digit
+    of a weight (a corrupted weight bit). Picks the middle two-signal adder of the first pipeline stage."""
     import re
 
     design = load_design_dict(design_dir)
-    pat = re.compile(r"(\d+)'(s?)([bdh])([0-9a-fA-F_]+)")
-    for rel in design["sources"]:
-        p = design_dir / rel
-        lines = p.read_text().splitlines(keepends=True)
-        for i, line in enumerate(lines):
-            if "assign" not in line or "in_data" in line:
-                continue
-            m = pat.search(line)
-            if not m:
-                continue
-            width, s, base, digits = m.groups()
-            val = int(digits.replace("_", ""), {"b": 2, "d": 10, "h": 16}[base]) ^ 1  # flip the LSB
-            new = f"{width}'{s}{base}{format(val, {'b': 'b', 'd': 'd', 'h': 'x'}[base])}"
-            lines[i] = line[: m.start()] + new + line[m.end() :]
-            p.write_text("".join(lines))
-            return rel, i + 1
-    raise AssertionError("no constant found to corrupt")
+    pat = re.compile(r"shift_adder #\(([^)]*)\) (op_\d+) \(v\d+\[[^]]*\], v\d+\[")
+    stages = [s for s in design["sources"] if "_stage" in s] or design["sources"]
+    p = design_dir / sorted(stages)[0]
+    text = p.read_text()
+    hits = list(pat.finditer(text))
+    assert hits, f"no shift_adder instance in {p}"
+    m = hits[len(hits) // 2]
+    params = [x.strip() for x in m.group(1).split(",")]
+    params[-1] = "0" if params[-1] == "1" else "1"
+    p.write_text(text[: m.start(1)] + ", ".join(params) + text[m.end(1) :])
+    return p.name, m.group(2)
 
 
 def test_corrupted_weight_fails_streaming_naming_first_bad_event(default_design, tmp_path):
     bad = tmp_path / "corrupt"
     shutil.copytree(default_design, bad)
     (bad / "sim_report.json").unlink(missing_ok=True)
-    rel, line = _flip_weight_constant(bad)
+    rel, op = _flip_weight_digit(bad)
     rep = run_suite(bad, events=3000, tests=("streaming",))
     s = rep.test("streaming")
-    assert not rep.passed and not s["passed"], f"corrupting {rel}:{line} went unnoticed"
+    assert not rep.passed and not s["passed"], f"flipping {op} in {rel} went unnoticed"
     m = s["first_mismatches"][0]
     assert f"first at event {m['event']}" in s["message"]
     assert m["expected_score"] != m["got_score"] or m["expected_trigger"] != m["got_trigger"]

@@ -71,12 +71,19 @@ def plot_closure(out: Path, scans: dict[str, list[dict[str, Any]]], tolerance: f
     data: dict[str, Any] = {}
     for k, (label, rows) in enumerate(scans.items()):
         split0 = rows[0]["split"] if rows else 1.0
-        r = [x for x in rows if x.get("valid") and x["split"] == split0]
+        r = [x for x in rows if x["split"] == split0 and np.isfinite(x.get("ratio", np.nan))]
         e = np.array([x["eff"] for x in r])
         ratio = np.array([x["ratio"] for x in r])
         err = np.array([x["ratio_err"] for x in r])
-        ax.errorbar(e * (1 + 0.03 * k), ratio, yerr=err, marker="o", capsize=3, label=label)
-        data[label] = {"eff": e, "ratio": ratio, "ratio_err": err}
+        ok = np.array([bool(x.get("valid")) for x in r], dtype=bool)
+        color = f"C{k}"
+        if ok.any():
+            ax.errorbar(e[ok] * (1 + 0.03 * k), ratio[ok], yerr=err[ok], marker="o", capsize=3, color=color,
+                        label=label)
+        if (~ok).any():  # a region below min_region_events: shown hollow
+            ax.errorbar(e[~ok] * (1 + 0.03 * k), ratio[~ok], yerr=err[~ok], marker="o", mfc="none", ls="none",
+                        capsize=3, color=color, label=f"{label} (sparse region)")
+        data[label] = {"eff": e, "ratio": ratio, "ratio_err": err, "valid": ok}
     ax.axhspan(1 - tolerance, 1 + tolerance, color="grey", alpha=0.2, label=f"±{tolerance:.0%}")
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xscale("log")

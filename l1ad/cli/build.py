@@ -36,6 +36,10 @@ def register(app: typer.Typer) -> None:
             f"@ {rep['clock_mhz']:.0f} MHz, LUTs {res['luts']:.0f} ({res['luts_pct']:.2f} %), FFs {res['ffs']}, DSPs 0; "
             f"bit-exact on {rep['benchmark']['events']} events"
         )
+        b = rep["benchmark"]
+        if b.get("hls4ml_events_per_s"):
+            typer.echo(f"emulator {b['emulator_events_per_s']:.0f} ev/s vs hls4ml C-sim {b['hls4ml_events_per_s']:.0f} ev/s "
+                       f"(x{b['speedup']:.0f}, identical outputs)")
         if rep["hls"].get("note"):
             typer.echo(rep["hls"]["note"])
         typer.echo("stage times: " + ", ".join(f"{k} {v:.1f}s" for k, v in rep["timings_s"].items()))

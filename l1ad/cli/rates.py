@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,26 +33,6 @@ def parse_targets(text: str) -> tuple[float, ...]:
     return vals
 
 
-def _design_fixedpoint(design: Path) -> Path:
-    """The ``fixedpoint.json`` a built design points to (design.json field ``fixedpoint``)."""
-    if not design.is_dir():
-        raise ModelError(f"{design}: --design directory not found")
-    dj = design / "design.json"
-    if not dj.is_file():
-        raise ModelError(f"{dj}: not found (is {design} a design built by `l1ad build`?)")
-    try:
-        meta = json.loads(dj.read_text())
-    except (OSError, ValueError) as e:
-        raise ModelError(f"{dj}: not valid JSON: {e}") from None
-    rel = meta.get("fixedpoint") if isinstance(meta, dict) else None
-    if not isinstance(rel, str) or not rel:
-        raise ModelError(f"{dj}: field 'fixedpoint': missing or not a path (value {rel!r})")
-    fp = design / rel
-    if not fp.is_file():
-        raise ModelError(f"{dj}: field 'fixedpoint': file {fp} not found (value {rel!r})")
-    return fp
-
-
 def load_score_model(design: Path | None, model: Path | None) -> Any:
     """The bit-exact integer model: a built design's ``fixedpoint.json`` (via design.json) or an artifact.
 
@@ -63,10 +42,23 @@ def load_score_model(design: Path | None, model: Path | None) -> Any:
     if (design is None) == (model is None):
         raise ConfigError("rates: give exactly one of --design DIR or --model ARTIFACT")
     if design is not None:
-        fp = _design_fixedpoint(design)
-        from l1ad.fixedpoint import FixedPointModel
+        if not design.is_dir():
+            raise ModelError(f"{design}: --design directory not found")
+        from l1ad.firmware import load_design
 
-        return FixedPointModel.load(fp)
+        d = load_design(design)
+        fp_path = d.dir / d.fixedpoint
+        if not fp_path.is_file():
+            raise ModelError(f"{design / 'design.json'}: field 'fixedpoint': file not found (value {d.fixedpoint!r})")
+        fp = d.fixedpoint_model()
+        w, signed, frac = fp.score_precision
+        port = (int(d.score.get("width", -1)), bool(d.score.get("signed")), int(d.score.get("frac", -1)))
+        if port != (w, signed, frac):
+            raise ModelError(
+                f"{design / 'design.json'}: field 'score': {d.score} does not match {fp_path.name} score "
+                f"precision (width {w}, signed {signed}, frac {frac})"
+            )
+        return fp
     assert model is not None
     if not model.is_dir():
         raise ModelError(f"{model}: --model artifact directory not found")
@@ -180,6 +172,8 @@ def run_rates(
                 "chunk_size": chunk_size,
                 "backend": f"dask {scheduler}" if scheduler else "local",
                 "menu_on_words": menu_on_words,
+                # score histograms: coarse bins of 2**shift, exact scores of the top tail_events events
+                "histogram": {"shift": emu.hist_shift, "tail_events": emu.tail_events},
             },
             **(extra or {}),
         }
@@ -229,7 +223,7 @@ def register(app: typer.Typer) -> None:
         """Integer thresholds for target rates (trigger = score > threshold), pure rate vs an L1 menu, signal
         efficiencies; tables on the terminal, rates.json + PNGs in --out.
 
-        Files are streamed in chunks of --chunk-size events (memory ~0.3 kB x chunk size + ~25 MB per worker,
+        Files are streamed in chunks of --chunk-size events (memory ~0.8 kB x chunk size + ~25 MB per worker,
         plus <= ~35 MiB per score histogram: coarse counts + the exact scores of the top events, whatever the
         file size); --scheduler runs the chunks on a Dask cluster (workers must see the files at the same
         paths) with identical results. Zero bias is processed first (thresholds), then the signals.
@@ -240,6 +234,17 @@ def register(app: typer.Typer) -> None:
         from l1ad.rates.ratemodel import RateModel
 
         tgt = parse_targets(targets)
+        if filled_bunches > total_bunches:
+            raise ConfigError(
+                f"--filled-bunches: {filled_bunches} exceeds --total-bunches {total_bunches} (value {filled_bunches})"
+            )
+        if chunk_size <= 0:
+            raise ConfigError(f"--chunk-size: must be positive (value {chunk_size})")
+        if (design is None) == (model is None):
+            raise ConfigError("rates: give exactly one of --design DIR or --model ARTIFACT")
+        stems = [p.stem for p in signal]
+        if len(set(stems)) != len(stems):
+            raise ConfigError(f"--signal: file names must be distinct, they name the signals (got {', '.join(stems)})")
         rate_model = parse_config(
             RateModel,
             {

@@ -20,7 +20,7 @@ import numpy as np
 from l1ad import _compat
 from l1ad.errors import BuildError
 from l1ad.fixedpoint import FixedPointModel
-from l1ad.fixedpoint.types import Dense, Precision, Quantize, Relu
+from l1ad.fixedpoint.types import Conv1D, Dense, Precision, Quantize, Relu
 from l1ad.io import atomic_dir
 
 __all__ = ["HlsResult", "build_hls", "hls_config", "input_precision"]
@@ -37,7 +37,7 @@ def input_precision(fp: FixedPointModel) -> Precision:
     """One ap_fixed type holding every preprocessed input (word - offset) * 2**-shift exactly."""
     frac = int(fp.shift.max())
     lo, hi = 0, 0
-    for f, off, sh in zip(fp.inputs, fp.offset, fp.shift):
+    for f, off, sh in zip(fp.inputs, fp.offset, fp.shift, strict=False):
         wlo = -(1 << (f.width - 1)) if f.signed else 0
         whi = (1 << (f.width - 1)) - 1 if f.signed else (1 << f.width) - 1
         scale = 1 << (frac - int(sh))
@@ -59,9 +59,9 @@ def hls_config(fp: FixedPointModel, model: Any, clock_period_ns: float) -> dict[
         if layer.name in names:
             prec = names[layer.name].setdefault("Precision", {})
             prec["result"] = _hls_type(layer.output)
-            if isinstance(layer, Dense):
+            if isinstance(layer, (Dense, Conv1D)):
                 prec["accum"] = _hls_type(layer.output)
-        if isinstance(layer, Dense):
+        if isinstance(layer, (Dense, Conv1D)):
             nxt = fp.layers[i + 1] if i + 1 < len(fp.layers) else None
             for hname in names:
                 if hname.startswith(f"{layer.name}_") and hname not in by_name:

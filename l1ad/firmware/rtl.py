@@ -122,7 +122,7 @@ def trace_model(fp: FixedPointModel) -> tuple[Any, int]:
         elif isinstance(layer, Dense):
             acc = _matmul(x, layer.weights, layer.weight_frac)
             bias = layer.bias.astype(np.float64) * 2.0**-layer.bias_frac
-            x = np.array([_quantize(a + float(b), layer.output) if b else _quantize(a, layer.output) for a, b in zip(acc, bias)], dtype=object)
+            x = np.array([_quantize(a + float(b), layer.output) if b else _quantize(a, layer.output) for a, b in zip(acc, bias, strict=False)], dtype=object)
         elif isinstance(layer, Conv1D):
             k, _, c_out = layer.weights.shape
             n_out = (x.shape[0] - k) // layer.stride + 1
@@ -131,7 +131,7 @@ def trace_model(fp: FixedPointModel) -> tuple[Any, int]:
             rows = []
             for p in range(n_out):
                 acc = _matmul(x[p * layer.stride : p * layer.stride + k].reshape(-1), w2, layer.weight_frac)
-                rows.append([_quantize(a + float(b), layer.output) if b else _quantize(a, layer.output) for a, b in zip(acc, bias)])
+                rows.append([_quantize(a + float(b), layer.output) if b else _quantize(a, layer.output) for a, b in zip(acc, bias, strict=False)])
             x = np.empty((n_out, c_out), dtype=object)
             x[:, :] = rows
         elif isinstance(layer, Relu):
@@ -163,7 +163,7 @@ def trace_model(fp: FixedPointModel) -> tuple[Any, int]:
         s = _tree_sum([t for v in y for t in _square_terms(v)])
     else:
         ref = list(np.ravel(outs[sc.reference]))
-        s = _tree_sum([t for a, b in zip(y, ref) for t in _square_terms(a - b)])
+        s = _tree_sum([t for a, b in zip(y, ref, strict=False) for t in _square_terms(a - b)])
     p = sc.output
     s = _quantize(s, p) * 2.0**p.frac  # integer-valued raw score
     n_chunks = max(1, math.ceil((p.width - 1) / CHUNK))

@@ -53,7 +53,7 @@ def wrapper_verilog(
     # ---- input rewiring
     net_bits: list[str] = []
     off = 0
-    for f, (k, i, fr) in zip(inputs, in_kifs):
+    for f, (k, i, fr) in zip(inputs, in_kifs, strict=False):
         nw = k + i + fr
         for b in range(max(nw, 0)):
             p = b - fr  # bit of the word
@@ -74,7 +74,7 @@ def wrapper_verilog(
     net_out_w = max(pos, 1)
     sbits: list[str] = []
     n_chunks = len(out_kifs)
-    for c, ((k, i, fr), o) in enumerate(zip(out_kifs, out_offs)):
+    for c, ((k, i, fr), o) in enumerate(zip(out_kifs, out_offs, strict=False)):
         nw = k + i + fr
         if fr > 0:
             raise ValueError(f"network output {c} has {fr} fraction bits; expected an integer chunk")

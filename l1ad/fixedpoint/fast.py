@@ -73,8 +73,8 @@ def compile_fast(fp: FixedPointModel) -> Callable[[np.ndarray], np.ndarray] | No
     offset = fp.offset.astype(dt)
     frac: np.ndarray | int = fp.shift
     lo, hi = lo_in, hi_in
-    steps: list[Step] = [lambda x: np.subtract(x, offset, out=x)]
-    ref_index = None
+    steps: list[Step] = [lambda x: np.subtract(x, offset, out=x)] if np.any(fp.offset) else [lambda x: x]
+    ref_index, ref_step = None, -1
     for idx, layer in enumerate(fp.layers):
         p = layer.output
         if isinstance(layer, Quantize):
@@ -113,7 +113,7 @@ def compile_fast(fp: FixedPointModel) -> Callable[[np.ndarray], np.ndarray] | No
             pass
         frac = p.frac
         if fp.score.reference == layer.name:
-            ref_index = idx
+            ref_index, ref_step = idx, len(steps) - 1
     sc = fp.score
     y_frac = int(frac)
     ref_frac = fp.layers[ref_index].output.frac if ref_index is not None else 0
@@ -124,7 +124,7 @@ def compile_fast(fp: FixedPointModel) -> Callable[[np.ndarray], np.ndarray] | No
         ref = None
         for i, st in enumerate(steps):
             x = st(x)
-            if ref_index is not None and i == ref_index + 1:
+            if i == ref_step:
                 ref = x.astype(np.float64)
         y = x.astype(np.float64)
         if sc.type == "identity":

@@ -59,6 +59,8 @@ class FixedPointModel:
         offset = np.asarray(preprocessing["offset"], np.int64)
         shift = np.asarray(preprocessing["shift"], np.int64)
         n = int(np.prod(model.input_shape[1:]))
+        if len(model.input_shape) > 2 and offset.size == model.input_shape[-1] != n:  # per-feature -> per-element
+            offset, shift = np.tile(offset, n // offset.size), np.tile(shift, n // shift.size)
         if inputs is None:
             inputs = [InputField(f"in{i}", 16, True) for i in range(n)]
         score_type = score if isinstance(score, str) else score["type"]
@@ -71,6 +73,18 @@ class FixedPointModel:
 
         art = load_artifact(path)
         meta = art.meta
+        shape = list((meta.get("input") or {}).get("shape") or [])
+        fields = (meta.get("input") or {}).get("fields") or []
+        if len(shape) > 1 and fields and not all(isinstance(f, dict) and "width" in f for f in fields):
+            # CNN on float features: the firmware takes input-quantizer codes (features already scaled upstream
+            # by the artifact's power-of-two preprocessing), so word = code and v = code * 2**-frac exactly.
+            iq = meta["input_quantizer"]
+            bits, signed = int(iq["bits"]), bool(iq["signed"])
+            frac = bits - int(signed) - int(iq["integer"])
+            names = [f["name"] if isinstance(f, dict) else str(f) for f in fields]
+            inputs = [InputField(f"{names[c]}_{p}", bits, signed) for p in range(int(np.prod(shape[:-1]))) for c in range(len(names))]
+            pre = {"offset": [0] * len(inputs), "shift": [frac] * len(inputs)}
+            return cls.from_keras(art.trigger_model, pre, meta["score"], inputs, name=meta["name"])
         inputs = input_fields_from_meta(meta, Path(path) / "model.json")
         return cls.from_keras(art.trigger_model, meta["preprocessing"], meta["score"], inputs, name=meta["name"])
 
@@ -155,8 +169,11 @@ class FixedPointModel:
 
             self._fast = compile_fast(self)
         if self._fast is not None:
-            bs = 16_384
-            return np.concatenate([self._fast(w[i : i + bs]) for i in range(0, len(w), bs)]) if len(w) else np.zeros(0, np.int64)
+            if not len(w):
+                return np.zeros(0, np.int64)
+            bs = 8192
+            with _one_blas_thread():  # small products: threads only add contention
+                return np.concatenate([self._fast(w[i : i + bs]) for i in range(0, len(w), bs)])
         parts = [self._run(w[i : i + batch_size], keep=False)[2] for i in range(0, len(w), batch_size)]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
@@ -196,6 +213,17 @@ class FixedPointModel:
             rows.append(row)
         rows.append({"name": "score", "kind": self.score.type, "output": self.score.output.ap_type()})
         return rows
+
+
+def _one_blas_thread() -> Any:
+    try:
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
 
 
 def input_fields_from_meta(meta: dict[str, Any], source: Path) -> list[InputField]:

@@ -1,8 +1,9 @@
 """Offline trigger-rate emulation from the firmware's own integer arithmetic.
 
-ratemodel (collision rate) -> streaming (exact integer-score histograms per chunk) -> pipeline (per-chunk
-emulation: encode, bit-exact model, menu) -> local or Dask backend -> thresholds (integer cuts for target
-rates, Clopper-Pearson) -> summary (pure rate, efficiencies) -> report (tables, JSON, PNG).
+ratemodel (collision rate) -> streaming (bounded integer-score histograms, exact in the tail, mergeable) ->
+pipeline (per-chunk emulation: read, encode, bit-exact model, menu) -> local or Dask backend (dask_backend)
+-> thresholds (integer cuts for target rates, Clopper-Pearson) -> summary (pure rate, efficiencies) ->
+report (tables, JSON, PNG). The command is :mod:`l1ad.cli.rates` (``run_rates``).
 """
 
 from l1ad.rates.menu import Menu, MenuConfig, load_menu
@@ -14,9 +15,10 @@ from l1ad.rates.pipeline import (
     plan_chunks,
     process_chunk,
     run_local,
+    run_samples_local,
 )
 from l1ad.rates.ratemodel import DEFAULT_TARGETS_KHZ, RateModel
-from l1ad.rates.streaming import ScoreHistogram
+from l1ad.rates.streaming import ScoreHistogram, shift_for_width
 from l1ad.rates.summary import RatesSummary, summarize
 from l1ad.rates.thresholds import (
     ThresholdChoice,
@@ -46,5 +48,7 @@ __all__ = [
     "process_chunk",
     "rate_curve",
     "run_local",
+    "run_samples_local",
+    "shift_for_width",
     "summarize",
 ]

@@ -164,13 +164,13 @@ class Menu:
     ) -> np.ndarray:
         if isinstance(seed, ObjectSeed):
             pt = self._objects(p, seed.object.object_class, seed.eta_max, cache)
-            k = len(seed.pt_min)
-            if k == 1:
-                top = pt.max(axis=1, keepdims=True)
-            else:
-                top = -np.sort(-pt, axis=1)[:, :k]  # k highest pT, descending
-            thr = np.asarray(seed.pt_min)
-            return np.all((top >= thr) & (top > 0), axis=1)
+            # thresholds descend, so "the j-th highest pT >= pt_min[j] for all j" <=> "at least j + 1 objects
+            # have pT >= pt_min[j] for all j" (counting, no sort); empty slots (pT 0) never count
+            ok = np.ones(pt.shape[0], dtype=bool)
+            for j, thr in enumerate(seed.pt_min):
+                passing = pt >= thr if thr > 0 else pt > 0
+                ok &= passing.any(axis=1) if j == 0 else np.count_nonzero(passing, axis=1) > j
+            return ok
         if isinstance(seed, HTSeed):
             pt = self._objects(p, ObjectClass.JET, seed.jet_eta_max, cache)
             ht = np.where(pt >= seed.jet_pt_min, pt, 0.0).sum(axis=1)

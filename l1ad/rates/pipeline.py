@@ -6,8 +6,8 @@ to hardware words, runs the bit-exact integer model and the menu, and returns :c
 into chunks, in any order, on any worker gives identical results.
 
 Memory bound (independent of file size): per chunk in flight, the events ``chunk_size`` x 19 x 4 x 4 B
-(float32) + the scores and menu bits ``chunk_size`` x 9 B ~= 313 B/event, i.e. ~31 MB at the default
-100,000 events; plus one step of ``batch`` (8,192) events: words and encode temporaries (57 x 8 B x ~6),
+(float32) + the words ``chunk_size`` x 57 x 8 B + scores and menu bits ``chunk_size`` x 9 B ~= 0.77 kB/event,
+i.e. ~77 MB at the default 100,000 events; plus one step of ``batch`` (8,192) events: words and encode temporaries (57 x 8 B x ~6),
 layer activations and menu temporaries, ~25 MB; plus the chunk's two score histograms and the running
 totals, each <= 32 MiB of coarse counts + 16 B x (tail_events + 2**shift) exact values (see
 :mod:`l1ad.rates.streaming`; ``l1ad rates`` sets tail_events to 2x the loosest target's zero-bias events,
@@ -218,8 +218,8 @@ class Emulation:
 def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
     """Read, encode, score and run the menu on one chunk; return its exact counts.
 
-    The chunk is processed in steps of ``emu.batch`` events; only the int64 scores and one menu bit per
-    event of the whole chunk are kept until the chunk's histograms are filled.
+    Encoding and menu run in steps of ``emu.batch`` events (cache-sized temporaries); the model scores the
+    chunk's words in one call.
     """
     particles = emu.reader.read(chunk.path, chunk.start, chunk.stop)
     if particles.ndim != 3 or particles.shape[1:] != (N_OBJECTS, 4):
@@ -229,18 +229,21 @@ def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
     n = particles.shape[0]
     if n != chunk.n:
         raise DataError(f"{chunk.path}: read {n} events for rows {chunk.start}:{chunk.stop}")
-    scores = np.empty(n, dtype=np.int64)
+    words = np.empty((n, N_INPUTS), dtype=np.int64)
     fired = np.zeros(n, dtype=bool)
     seed_counts = np.zeros(len(emu.seed_names), dtype=np.int64)
     for a in range(0, n, emu.batch):
         b = min(a + emu.batch, n)
         p = particles[a:b]
-        words = emu.words(p)
-        scores[a:b] = emu.scores(words)
+        words[a:b] = emu.words(p)
         if emu.menu is not None:
-            d = emu.decisions(p, words)
+            d = emu.decisions(p, words[a:b])
             seed_counts += d.sum(axis=0)
             fired[a:b] = d.any(axis=1)
+    # one predict call per chunk: FixedPointModel.predict steps through cache-sized batches itself and
+    # has a per-call setup cost (~1 ms, BLAS thread limits)
+    scores = emu.scores(words)
+    del words
     off = scores[~fired]
     t = np.asarray(emu.count_at, dtype=np.int64)
     return SampleCounts(

@@ -48,7 +48,15 @@ def print_summary(summary: RatesSummary, console: Any = None) -> None:
             f"{r['menu_or_ad_rate']['khz']:.1f}",
         )
     console.print(t)
+    for r in rows:
+        if r.get("fits_threshold_port") is False:
+            console.print(
+                f"[yellow]warning:[/] threshold {r['threshold']} for {r['target_khz']:g} kHz does not fit the "
+                "firmware's threshold port (score width/signedness): the target admits every event"
+            )
     menu = summary.menu()
+    if not menu["seeds"]:
+        console.print("no L1 menu (--menu none): pure rate = anomaly-trigger rate")
     m = Table(title="Emulated L1 menu on zero bias (kHz)")
     m.add_column("seed")
     m.add_column("events", justify="right")
@@ -56,7 +64,8 @@ def print_summary(summary: RatesSummary, console: Any = None) -> None:
     m.add_column("68% CI", justify="right")
     for name, v in [*menu["seeds"].items(), ("menu OR", menu["total"])]:
         m.add_row(name, f"{v['n']:,}", f"{v['khz']:.2f}", f"[{v['lo_khz']:.2f}, {v['hi_khz']:.2f}]")
-    console.print(m)
+    if menu["seeds"]:
+        console.print(m)
     if summary.signals:
         s = Table(title="Signal efficiency: menu alone; per target rate: anomaly trigger alone / +gain over the menu")
         s.add_column("signal")

@@ -287,7 +287,7 @@ def build_key(design_dir: Path, design: dict[str, Any], waves: bool) -> str:
     h = hashlib.sha256()
     for s in design["sources"]:
         h.update(s.encode() + b"\0" + (design_dir / s).read_bytes() + b"\0")
-    h.update(json.dumps({"top": design["top"], "args": VERILATOR_ARGS, "make": MAKE_OPT,
+    h.update(json.dumps({"top": design["top"], "args": VERILATOR_ARGS, "make": MAKE_OPT, "public": "depth1",
                          "waves": _trace_args() if waves else False,
                          "tools": tool_versions()}, sort_keys=True).encode())
     return h.hexdigest()
@@ -316,7 +316,7 @@ def build_simulator(design_dir: str | os.PathLike[str], design: dict[str, Any] |
     t0 = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_dir(target) as tmp, verilator_env():
-        runner = get_runner("verilator")
+        runner = _ports_only(get_runner("verilator"))
         args = list(VERILATOR_ARGS) + (_trace_args() if waves else [])
         try:
             runner.build(
@@ -334,6 +334,21 @@ def build_simulator(design_dir: str | os.PathLike[str], design: dict[str, Any] |
     dt = time.perf_counter() - t0
     log.info("sim build: %.1f s -> %s", dt, target)
     return BuildInfo(key, target, False, dt)
+
+
+def _ports_only(runner: Any) -> Any:
+    """cocotb's Verilator build makes *every* signal VPI-visible (``--public-flat-rw``): for a da4ml network
+    that is ~20 MB of symbol-table C++. The testbenches touch only the top-level ports, so public access is
+    limited to the top module (``--public-depth 1``), which cuts the C++ compile several-fold."""
+    build_command = runner._build_command
+
+    def patched() -> list[list[str]]:
+        cmds = build_command()
+        cmds[0] = [a for x in cmds[0] for a in (["--public-depth", "1"] if x == "--public-flat-rw" else [x])]
+        return cmds
+
+    runner._build_command = patched
+    return runner
 
 
 def wave_format() -> str:
