@@ -252,3 +252,16 @@ def test_cli_missing_data_one_line(tmp_path, cli):
     code, _, err = cli("abcd", p, "--epochs", "0", "--out", tmp_path / "o")
     assert code == 2 and "--epochs" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_closure_scan_per_axis_and_explicit_points():
+    from l1ad.background.config import EvalSection
+    from l1ad.background.evaluate import closure_scan
+
+    rng = np.random.default_rng(1)
+    s1, s2 = rng.random(50_000), rng.random(50_000)
+    rows = closure_scan(s1, s2, EvalSection(efficiencies=[0.05], per_axis=[(0.1, 0.2)], explicit=[(0.5, 0.5)]))
+    assert [r["split"] for r in rows] == [1.0, "per_axis", "explicit"]
+    assert rows[1]["eff"] == pytest.approx(0.02, rel=0.1)
+    assert rows[2]["counts"]["a"] == np.sum((s1 > 0.5) & (s2 > 0.5))
+    assert all(r["closes"] for r in rows)

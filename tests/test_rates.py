@@ -618,3 +618,28 @@ def test_design_whose_score_port_disagrees_with_its_fixedpoint_description_is_re
     code, _, err = cli("rates", "--design", bad, "--zero-bias", samples["zb_small"], "--out", tmp_path / "o")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "field 'score'" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_rates_on_a_design_built_by_l1ad_build(cli, fp_model, samples, tmp_path):
+    """`l1ad build` (da4ml Verilog, no HLS) then `l1ad rates --design` on its output; trigger counts at the
+    thresholds equal those of the Verilator emulator of the design's network on the same events."""
+    from l1ad.data.encoding import load_encoding
+    from l1ad.firmware import load_design
+    from l1ad.firmware.rtl import compile_emulator, trace_model
+
+    code, _, err = cli("build", "--board", "vu13p", "--model", fp_model.artifact_dir, "--out", tmp_path / "fw",
+                       "--hls-dir", tmp_path / "hls", "--no-hls", "--events", "2000")
+    assert code == 0, err
+    [built] = list((tmp_path / "fw").iterdir())
+    code, _, err = cli("rates", "--design", built, "--zero-bias", samples["zb_small"], "--out", tmp_path / "r",
+                       "--menu", "none", "--targets", "20,100,500")
+    assert code == 0, err
+    data = json.loads((tmp_path / "r" / "rates.json").read_text())
+    fp = load_design(built).fixedpoint_model()
+    comb, n_chunks = trace_model(fp)
+    rtl, _ = compile_emulator(comb, n_chunks, "vae_tiny_net", "xcvu13p-flga2577-2-e", 25.0, 8)
+    words = load_encoding().encode(reader().read(str(samples["zb_small"]), 0, 40_000)).words
+    s_rtl = rtl.predict(words, fp.score_precision[1])
+    for r in data["thresholds"]:
+        assert r["n_pass"] == int((s_rtl > r["threshold"]).sum())

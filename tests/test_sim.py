@@ -110,6 +110,15 @@ def test_tight_budget_fails_latency(toy):
     assert not lat["passed"] and lat["latency_ns_measured"] == pytest.approx(12.0)
 
 
+def test_waves_on_request(toy):
+    d, ref = toy
+    rep = run_suite(d, events=20, reference=ref.predict, tests=("latency",), waves=True, write_report=False)
+    assert rep.passed and rep.waves is not None and rep.waves.stat().st_size > 1000
+    assert rep.waves.parent == d / "waves" and rep.waves.suffix in (".fst", ".vcd")
+    head = rep.waves.read_bytes()[:2000]
+    assert rep.waves.suffix == ".fst" or (b"$var" in head and b"out_valid" in head)
+
+
 def test_build_key_depends_on_source_content(tmp_path, toy):
     d0, _ = toy
     d = tmp_path / "k"
@@ -204,6 +213,8 @@ def test_default_design_passes_the_suite_through_the_cli(default_design, sim_dat
     assert s["events_checked"] == 10_000 and s["mismatches"] == 0 and s["ii1"]
     design = load_design_dict(default_design)
     assert rep["latency_cycles_measured"] == design["latency_cycles"]
+    lat = next(t for t in rep["tests"] if t["test"] == "latency")
+    assert lat["latency_cycles_report"] == json.loads((default_design / "report.json").read_text())["latency_cycles"]
     assert rep["latency_cycles_measured"] * design["clock_period_ns"] <= rep["budget_ns"]
     assert "zero_bias.h5" in rep["stimulus"]
     assert "PASS" in out and "streaming" in out and "10,000" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -53,6 +54,7 @@ class ModelSection(StrictModel):
 
 class TrainSection(StrictModel):
     lam: float = Field(10.0, ge=0)
+    dcorr_on: Literal["score", "log_score"] = "score"
     epochs: int = Field(30, gt=0)
     batch_size: int = Field(4096, ge=16, le=20_000)
     learning_rate: float = Field(1e-3, gt=0)
@@ -63,6 +65,9 @@ class TrainSection(StrictModel):
 class EvalSection(StrictModel):
     efficiencies: list[float] = Field(default_factory=lambda: [0.1, 0.05, 0.03, 0.02, 0.01])
     splits: list[float] = Field(default_factory=lambda: [1.0])
+    per_axis: list[tuple[float, float]] = Field(default_factory=list,
+                                                description="extra points: (eff on s1, eff on s2)")
+    explicit: list[tuple[float, float]] = Field(default_factory=list, description="extra points: (x, y)")
     min_region_events: int = Field(100, ge=0)
     closure_tolerance: float = Field(0.10, gt=0)
     closure_sigmas: float = Field(2.0, gt=0)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from l1ad.background.abcd import closure, region_counts, thresholds_for_efficiency
+from l1ad.background.abcd import closure, region_counts, thresholds_for_efficiency, thresholds_per_axis
 from l1ad.background.config import EvalSection
 from l1ad.background.dcorr import dcorr_sq_numpy
 
@@ -51,6 +51,14 @@ def closure_scan(s1: np.ndarray, s2: np.ndarray, ev: EvalSection) -> list[dict[s
             if low:
                 row["reason"] = f"a region has < {ev.min_region_events} events"
             rows.append(row)
+    extra = [("per_axis", e, thresholds_per_axis(s1, s2, *e)) for e in ev.per_axis]
+    extra += [("explicit", xy, xy) for xy in ev.explicit]
+    for mode, spec, (x, y) in extra:
+        c = closure(s1, s2, x, y, tolerance=ev.closure_tolerance, n_sigma=ev.closure_sigmas)
+        cnt = c.counts
+        low = min(cnt.a, cnt.b, cnt.c, cnt.d) < ev.min_region_events
+        rows.append({"eff": cnt.a / cnt.total if cnt.total else math.nan, "split": mode, "spec": list(spec),
+                     "valid": not low, **c.as_dict()})
     return rows
 
 
@@ -135,7 +143,7 @@ def _sic_at(s1: np.ndarray, s2: np.ndarray, t1: np.ndarray, t2: np.ndarray, eff:
 
 def summarize(result: dict[str, Any], ev: EvalSection) -> dict[str, Any]:
     """Headline numbers of one pair: worst closure on the grid down to the smallest ε, SIC per signal."""
-    rows = [r for r in result["closure"] if r.get("valid")]
+    rows = [r for r in result["closure"] if r.get("valid") and not isinstance(r["split"], str)]  # the ε grid
     worst = max(rows, key=lambda r: r["nonclosure"], default=None)
     at_min = [r for r in rows if math.isclose(r["eff"], min(ev.efficiencies)) and r["split"] == ev.splits[0]]
     return {

@@ -53,10 +53,12 @@ def _keras_model_base() -> Any:
 class DoubleAE(_keras_model_base()):  # type: ignore[misc]
     """Two autoencoders trained together; ``lam`` weights the dCorr² penalty (0 = independent training)."""
 
-    def __init__(self, ae1: Any, ae2: Any, lam: float, rec_scale: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, ae1: Any, ae2: Any, lam: float, rec_scale: float = 1.0, dcorr_on: str = "score",
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         keras = _compat.keras()
         self.ae1, self.ae2, self.lam, self.rec_scale = ae1, ae2, float(lam), float(rec_scale)
+        self.dcorr_on = dcorr_on
         self._trackers = {k: keras.metrics.Mean(name=k) for k in ("loss", "rec1", "rec2", "dcorr")}
 
     @property
@@ -71,6 +73,12 @@ class DoubleAE(_keras_model_base()):  # type: ignore[misc]
         s2 = tf.reduce_mean(tf.square(r2 - q2), axis=1) * self.rec_scale
         return s1, s2
 
+    def _dcorr(self, s1: Any, s2: Any) -> Any:
+        tf = _compat.tensorflow()
+        if self.dcorr_on == "log_score":  # ABCD is invariant under monotone maps; log spreads the tails
+            return dcorr_sq(tf.math.log(s1 + 1e-6), tf.math.log(s2 + 1e-6))
+        return dcorr_sq(s1, s2)
+
     def _update(self, loss: Any, s1: Any, s2: Any, dc: Any) -> dict[str, Any]:
         tf = _compat.tensorflow()
         for k, v in (("loss", loss), ("rec1", tf.reduce_mean(s1)), ("rec2", tf.reduce_mean(s2)), ("dcorr", dc)):
@@ -83,7 +91,7 @@ class DoubleAE(_keras_model_base()):  # type: ignore[misc]
             s1, s2 = self(data, training=True)
             loss = tf.reduce_mean(s1) + tf.reduce_mean(s2)
             if self.lam > 0:  # the O(batch²) term only when it contributes to the gradient
-                dc = dcorr_sq(s1, s2)
+                dc = self._dcorr(s1, s2)
                 loss = loss + self.lam * dc
             else:
                 dc = tf.constant(math.nan)
@@ -94,7 +102,7 @@ class DoubleAE(_keras_model_base()):  # type: ignore[misc]
     def test_step(self, data: Any) -> dict[str, Any]:
         tf = _compat.tensorflow()
         s1, s2 = self(data, training=False)
-        dc = dcorr_sq(s1, s2)
+        dc = self._dcorr(s1, s2)
         loss = tf.reduce_mean(s1) + tf.reduce_mean(s2) + self.lam * dc
         return self._update(loss, s1, s2, dc)
 
@@ -142,7 +150,7 @@ def train_pair(
     # small next to λ·dCorr²; normalising keeps λ's meaning independent of the input scaling.
     xq = ae1.predict(x_train[: min(len(x_train), 50_000)].astype(np.float32), batch_size=65_536, verbose=0)[1]
     rec_scale = 1.0 / max(float(np.mean(np.var(xq, axis=0))), 1e-12)
-    pair = DoubleAE(ae1, ae2, lam, rec_scale)
+    pair = DoubleAE(ae1, ae2, lam, rec_scale, train_cfg.dcorr_on)
     pair.built_models = (built1, built2)
     pair.compile(optimizer=keras.optimizers.Adam(learning_rate=train_cfg.learning_rate))
     bs = min(train_cfg.batch_size, len(x_train))
@@ -162,7 +170,8 @@ def train_pair(
     return TrainResult(pair, h, seconds, len(vl), best,
                        {"lam": lam, "epochs": epochs, "batch_size": bs,
                         "learning_rate": train_cfg.learning_rate, "patience": train_cfg.patience,
-                        "seed": train_cfg.seed, "rec_scale": rec_scale})
+                        "seed": train_cfg.seed, "rec_scale": rec_scale,
+                        "dcorr_on": train_cfg.dcorr_on})
 
 
 def reconstruction_error(ae: Any, x: np.ndarray, batch_size: int = 65_536) -> np.ndarray:

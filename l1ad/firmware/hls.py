@@ -139,6 +139,13 @@ def build_hls(
         else:
             note = "vitis_hls not on PATH: C synthesis skipped (RTL flow continues)"
         shutil.rmtree(tmp / "__pycache__", ignore_errors=True)
+        final = str(Path(project_dir).resolve())
+        for f in tmp.rglob("*"):  # the project must name its final location, not the temporary one
+            if f.is_file() and f.suffix in (".yml", ".tcl", ".sh", ".json", ".cfg"):
+                text = f.read_text(errors="replace")
+                new = text.replace(str(tmp.resolve()), final).replace(str(tmp), final)
+                if new != text:
+                    f.write_text(new)
     return HlsResult(project_dir, out, scores, len(words) / max(t2 - t1, 1e-9), t1 - t0, csynth, note)
 
 
