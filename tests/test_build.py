@@ -124,6 +124,31 @@ def test_cnn_builds_bit_exact(tmp_path):
     assert rep["latency_cycles"] >= 2
 
 
+def test_hls4ml_traps_fixed_by_description_precisions(tmp_path):
+    """hls4ml's own precision choice (fixed<16,6> input, uint<4> for a 0-fraction quantized_relu, SAT instead of
+    QKeras' symmetric SAT_SYM) disagrees with QKeras; the project l1ad writes from the description does not."""
+    from fw_helpers import fields
+
+    from l1ad import _compat
+    from l1ad.firmware.hls import build_hls, score_from_outputs
+    from l1ad.fixedpoint import FixedPointModel, InputField
+
+    hls4ml = _compat.hls4ml()
+    m = qmodel(n_in=6, hidden=(4,), n_out=2, act=(4, 4), symmetric_input=True, seed=1)
+    fp = FixedPointModel.from_keras(m, {"offset": [0] * 6, "shift": [3] * 6}, "sum_squares", [InputField(**f) for f in fields(6)])
+    words = fp.random_words(20_000, seed=2)
+    ref = fp.predict(words)
+    cfg = hls4ml.utils.config_from_keras_model(m, granularity="name", backend="Vitis")
+    default = hls4ml.converters.convert_from_keras_model(m, hls_config=cfg, output_dir=str(tmp_path / "default"),
+                                                         backend="Vitis", io_type="io_parallel")
+    default.compile()
+    out = np.asarray(default.predict(np.ascontiguousarray(fp.preprocess_float(words))), dtype=np.float64)
+    assert np.count_nonzero(score_from_outputs(fp, out, None) != ref) > 0
+    ours = build_hls(fp, m, words, tmp_path / "ours", "xcvu13p-flga2577-2-e", 4.1667, "traps")
+    assert np.array_equal(ours.scores, ref)
+    assert str(tmp_path / "ours") in (tmp_path / "ours" / "hls4ml_config.yml").read_text()
+
+
 @pytest.mark.slow
 def test_axol1tl_like_full_build(tmp_path):
     """Default AXOL1TL-style 57->32->16->8 + sum mu^2 on vu13p: 100k events, budget, LUT share, 0 DSPs."""

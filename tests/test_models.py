@@ -27,11 +27,13 @@ def _words(n: int = 5000, seed: int = 0) -> np.ndarray:
     return np.stack([pt, eta, phi], axis=2).reshape(n, 57).astype(np.int64)
 
 
-@pytest.mark.parametrize("bits,integer", [(8, 3), (8, 5), (10, 4)])
-def test_preprocessing_is_exact_on_the_input_quantizer_grid(bits: int, integer: int) -> None:
+@pytest.mark.parametrize("bits,integer,zoom", [(8, 3, False), (8, 5, True), (10, 4, True), (10, 4, False)])
+def test_preprocessing_is_exact_on_the_input_quantizer_grid(bits: int, integer: int, zoom: bool) -> None:
     q = BitsQuantizer(bits=bits, integer=integer)
     w = _words()
-    prep = fit_word_preprocessing(w, q)
+    prep = fit_word_preprocessing(w, q, zoom=zoom)
+    if not zoom:
+        assert np.all(prep.shift == q.frac_bits)  # one code per word LSB
     assert prep.offset.dtype == np.int64 and prep.shift.dtype == np.int64
     assert np.all((prep.shift >= 0) & (prep.shift <= q.frac_bits))
     v = prep.apply(w)

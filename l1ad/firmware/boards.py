@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from l1ad.config import StrictModel, load_config
+from l1ad.config import StrictModel, config_path, load_config
 from l1ad.errors import ConfigError
 
 __all__ = ["Board", "get_board", "load_boards"]
@@ -30,5 +30,5 @@ def load_boards(path: str = "boards.yaml") -> dict[str, Board]:
 def get_board(name: str, path: str = "boards.yaml") -> Board:
     boards = load_boards(path)
     if name not in boards:
-        raise ConfigError(f"boards.yaml: field 'board': unknown board (value {name!r}); known: {', '.join(sorted(boards))}")
+        raise ConfigError(f"{config_path(path)}: field 'board': unknown board (value {name!r}); known: {', '.join(sorted(boards))}")
     return boards[name]

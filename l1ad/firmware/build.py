@@ -118,7 +118,7 @@ def build(
         hr = build_hls(fp, keras_model, words, Path(hls_root) / design_name, board.part, period, design_name)
         results["hls4ml_csim"] = hr.scores
         hls_info.update(project=str(hr.project_dir), note=hr.note, csynth=hr.csynth, events_per_s=hr.events_per_s,
-                        compile_s=round(hr.compile_s, 1))
+                        compile_s=round(hr.compile_s, 1), precisions=hr.precisions)
         t = lap("hls4ml", t)
 
     comb, n_chunks = rtl.trace_model(fp)

@@ -79,6 +79,7 @@ class HlsResult:
     compile_s: float
     csynth: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    precisions: dict[str, str] = field(default_factory=dict)  # hls4ml ModelGraph result types after inference
 
 
 def score_from_outputs(fp: FixedPointModel, out: np.ndarray, xq: np.ndarray | None) -> np.ndarray:
@@ -125,6 +126,7 @@ def build_hls(
         except Exception as e:  # hls4ml raises plain exceptions
             raise BuildError(f"{project_dir}: hls4ml conversion/compile failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
         t1 = time.perf_counter()
+        precisions = {layer.name: str(layer.get_output_variable().type.precision) for layer in hm.get_layers()}
         out = np.asarray(hm.predict(np.ascontiguousarray(x)), dtype=np.float64)
         t2 = time.perf_counter()
         xq = None
@@ -146,7 +148,7 @@ def build_hls(
                 new = text.replace(str(tmp.resolve()), final).replace(str(tmp), final)
                 if new != text:
                     f.write_text(new)
-    return HlsResult(project_dir, out, scores, len(words) / max(t2 - t1, 1e-9), t1 - t0, csynth, note)
+    return HlsResult(project_dir, out, scores, len(words) / max(t2 - t1, 1e-9), t1 - t0, csynth, note, precisions)
 
 
 def _csynth(hm: Any, prj: Path) -> tuple[dict[str, Any], str]:

@@ -161,6 +161,12 @@ class FixedPointModel:
         outs["score"] = (s, self.score.output.frac)
         return outs, over, s
 
+    def __getstate__(self) -> dict:
+        # the compiled fast path is a closure: drop it so models pickle (Dask workers rebuild it on first use)
+        d = self.__dict__.copy()
+        d.pop("_fast", None)
+        return d
+
     def predict(self, words: np.ndarray, batch_size: int = 32_768) -> np.ndarray:
         """Raw integer score (N,) int64, LSB 2**-score.output.frac."""
         w = self._check(words)

@@ -46,6 +46,13 @@ def _classes() -> dict[str, Any]:
     return _CACHE
 
 
+def sum_squared_error(y_true: Any, y_pred: Any) -> Any:
+    """Reconstruction loss summed over the inputs (not averaged), so the KL term keeps its ELBO weight and the
+    encoder does not collapse to the prior (mean-over-57 MSE made the KL dominate: posterior collapse)."""
+    tf = _compat.tensorflow()
+    return tf.reduce_sum(tf.square(y_true - y_pred), axis=-1)
+
+
 def sampling(name: str) -> Any:
     return _classes()["Sampling"](name=name)
 
@@ -55,4 +62,4 @@ def kl_divergence(beta: float, name: str) -> Any:
 
 
 def custom_objects() -> dict[str, Any]:
-    return dict(_classes())
+    return {**_classes(), "sum_squared_error": sum_squared_error}

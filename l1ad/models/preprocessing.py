@@ -60,15 +60,16 @@ def _code_range(q: BitsQuantizer) -> tuple[int, int]:
     return 0, 2**q.bits - 1
 
 
-def _fit_one(lo: int, hi: int, cmin: int, cmax: int, frac_bits: int) -> tuple[int, int]:
+def _fit_one(lo: int, hi: int, cmin: int, cmax: int, frac_bits: int, zoom: bool) -> tuple[int, int]:
     """(offset, shift) for one input whose zero-bias words mostly lie in [lo, hi]."""
+    shifts = range(frac_bits + 1) if zoom else range(frac_bits, frac_bits + 1)
     # 1) offset 0 if [lo, hi] fits as is: zero padding stays exactly 0 (as AXOL1TL does for pT and eta)
-    for s in range(frac_bits + 1):
+    for s in shifts:
         scale = 2 ** (frac_bits - s)  # codes per word LSB
         if cmin <= lo * scale and hi * scale <= cmax:
             return 0, s
     # 2) else centre [lo, hi] on the code range (e.g. unsigned phi bins: offset ~ bins / 2)
-    for s in range(frac_bits + 1):
+    for s in shifts:
         scale = 2 ** (frac_bits - s)
         if (hi - lo) * scale <= cmax - cmin:
             break
@@ -76,13 +77,16 @@ def _fit_one(lo: int, hi: int, cmin: int, cmax: int, frac_bits: int) -> tuple[in
     return int(round((lo + hi) / 2 - mid_code / scale)), s
 
 
-def fit_word_preprocessing(words: np.ndarray, q: BitsQuantizer, coverage: float = 0.999) -> Preprocessing:
+def fit_word_preprocessing(words: np.ndarray, q: BitsQuantizer, coverage: float = 0.999,
+                           zoom: bool = False) -> Preprocessing:
     """Fit integer offsets and shifts on zero-bias words (N, n) so ``coverage`` of each input is in range.
 
     Per input, with [lo, hi] the central ``coverage`` interval of the words: offset 0 if [lo, hi] fits the
-    code range as it is (zero padding stays 0), else [lo, hi] is centred on it; the shift is the smallest in
-    [0, frac_bits] that fits (the largest exact scale). If even ``shift = frac_bits`` (one code per word
-    LSB) cannot hold the interval, the tails saturate.
+    code range as it is (zero padding stays 0), else [lo, hi] is centred on it. The shift is
+    ``frac_bits`` (one quantizer code per word LSB: the widest exact range); with ``zoom=True`` it is the
+    smallest shift that still fits [lo, hi] (larger values, but signal objects harder than zero bias, e.g.
+    leptons, then saturate early - measured to cost most of the quantized model's signal efficiency).
+    Words outside the representable range saturate at the quantizer's limits.
     """
     w = np.asarray(words)
     if w.ndim != 2 or w.shape[0] == 0:
@@ -97,7 +101,7 @@ def fit_word_preprocessing(words: np.ndarray, q: BitsQuantizer, coverage: float 
     offset = np.zeros(n, np.int64)
     shift = np.full(n, q.frac_bits, np.int64)
     for j in range(n):
-        offset[j], shift[j] = _fit_one(int(lo[j]), int(hi[j]), cmin, cmax, q.frac_bits)
+        offset[j], shift[j] = _fit_one(int(lo[j]), int(hi[j]), cmin, cmax, q.frac_bits, zoom)
     return Preprocessing(offset, shift)
 
 

@@ -44,4 +44,4 @@ def build_vae(cfg: VaeConfig, q: QuantConfig | None, name: str = "vae", n_inputs
         d = keras.layers.Dense(units, activation="relu", name=f"dec_dense{i + 1}")(d)
     out = keras.layers.Dense(n_inputs, name="reconstruction")(d)
     model = keras.Model(inp, out, name=name)
-    return BuiltModel("vae", model, trigger_output="z_mean", score="sum_squares", loss="mse")
+    return BuiltModel("vae", model, trigger_output="z_mean", score="sum_squares", loss=layers.sum_squared_error)

@@ -44,6 +44,7 @@ class TrainingParams(StrictModel):
     early_stopping: EarlyStopping | None = EarlyStopping()
     seed: int = 42
     float_twin: bool = True
+    init_quantized_from_float: bool = Field(True, description="start QAT from the trained float twin's weights")
 
 
 class TrainConfig(StrictModel):

@@ -136,9 +136,13 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, FitResult] = {}
     builts: dict[str, BuiltModel] = {}
-    variants = [("quantized", q)] + ([("float", None)] if cfg.training.float_twin else [])
+    # the float twin trains first; the quantized model starts from its weights (quantization-aware
+    # fine-tuning), so both share one latent geometry and the comparison isolates what quantization costs
+    variants = ([("float", None)] if cfg.training.float_twin else []) + [("quantized", q)]
     for label, qv in variants:
         built = build_model(cfg, qv, n_feat)
+        if label == "quantized" and "float" in results and cfg.training.init_quantized_from_float:
+            _copy_weights(results["float"].model, built.model)
         y = _targets(built, ds, q)
         try:
             res = fit_model(built, ds.x[sp.train], y[sp.train], ds.x[sp.val], y[sp.val], cfg.training,
