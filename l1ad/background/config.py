@@ -53,7 +53,7 @@ class ModelSection(StrictModel):
 
 
 class TrainSection(StrictModel):
-    lam: float = Field(10.0, ge=0)
+    lam: float = Field(10.0, ge=0, description="paper default 10 (configs/abcd.yaml explains its value)")
     dcorr_on: Literal["score", "log_score"] = "score"
     epochs: int = Field(30, gt=0)
     batch_size: int = Field(4096, ge=16, le=20_000)

@@ -18,6 +18,9 @@ from l1ad.errors import L1adError
 
 __all__ = ["register"]
 
+#: ADC2021 signal samples (file names written by `l1ad data generate`)
+SIGNALS = ("ato4l", "leptoquark", "hToTauTau", "hChToTauNu")
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -27,29 +30,37 @@ class Stage:
 
 
 def demo_stages(out: Path, data: Path, board: str, events: int) -> list[Stage]:
-    """The demo's stages on built-in defaults (configs/), writing under ``out`` and reading data from ``data``."""
+    """The demo's stages on built-in defaults (configs/), writing under ``out`` and reading data from ``data``.
+
+    Firmware goes where ``l1ad build`` puts it by default (``firmware/`` and ``hls_projects/``)."""
     model = out / "models" / "axol1tl_vae"
     btag = out / "models" / "btag_cnn"
-    design = out / "firmware" / f"axol1tl_vae-{board}"
+    design = Path("firmware") / f"axol1tl_vae-{board}"
+    btag_design = Path("firmware") / f"btag_cnn-{board}"
     zb = data / "zero_bias.h5"
-    signals = [data / f"{s}.h5" for s in ("Ato4l", "leptoquark", "hToTauTau", "hChToTauNu")]
+    signals = [data / f"{s}.h5" for s in SIGNALS]
     sig_args = [a for s in signals for a in ("--signal", str(s))]
+    d = ("--data-dir", str(data))
     return [
         Stage("generate", ("data", "generate", "--out", str(data)), (str(data),)),
         Stage("inspect", ("data", "inspect", str(zb), *map(str, signals), "--out", str(out / "inspect")),
               (str(out / "inspect"),)),
-        Stage("train", ("train", "configs/models/axol1tl_vae.yaml", "--out", str(model)), (str(model),)),
-        Stage("evaluate", ("evaluate", str(model), "--background", str(zb), *sig_args,
-                           "--out", str(out / "evaluate")), (str(out / "evaluate"),)),
-        Stage("train-btag", ("train", "configs/models/btag_cnn.yaml", "--out", str(btag)), (str(btag),)),
-        Stage("build", ("build", "--board", board, "--model", str(model), "--out", str(design),
-                        "--hls-dir", str(out / "hls_projects" / f"axol1tl_vae-{board}")),
-              (str(design / "report.json"),)),
+        Stage("train", ("train", "models/axol1tl_vae.yaml", *d, "--out", str(model)), (str(model),)),
+        Stage("evaluate", ("evaluate", str(model), *d, "--out", str(out / "evaluate" / "axol1tl_vae")),
+              (str(out / "evaluate" / "axol1tl_vae"),)),
+        Stage("train-btag", ("train", "models/btag_cnn.yaml", *d, "--out", str(btag)), (str(btag),)),
+        Stage("evaluate-btag", ("evaluate", str(btag), *d, "--jets", str(data / "btag.h5"),
+                                "--out", str(out / "evaluate" / "btag_cnn")), (str(out / "evaluate" / "btag_cnn"),)),
+        Stage("build", ("build", "--board", board, "--model", str(model), "--data", str(zb)),
+              (str(design / "report.txt"), str(Path("hls_projects") / f"axol1tl_vae-{board}"))),
         Stage("sim", ("sim", str(design), "--events", str(events), "--data", str(zb)),
               (str(design / "sim_report.json"),)),
+        Stage("build-btag", ("build", "--board", board, "--model", str(btag), "--events", "20000"),
+              (str(btag_design / "report.txt"),)),
+        Stage("sim-btag", ("sim", str(btag_design), "--events", str(events)), (str(btag_design / "sim_report.json"),)),
         Stage("rates", ("rates", "--design", str(design), "--zero-bias", str(zb), *sig_args,
                         "--out", str(out / "rates")), (str(out / "rates"),)),
-        Stage("abcd", ("abcd", "configs/abcd.yaml", "--out", str(out / "abcd")), (str(out / "abcd"),)),
+        Stage("abcd", ("abcd", *d, "--out", str(out / "abcd")), (str(out / "abcd"),)),
     ]
 
 

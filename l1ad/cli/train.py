@@ -38,9 +38,13 @@ def _print_ad(result: dict) -> None:
                     f"{wp[k]['efficiency']:10.4f}" for k in ("fpr_1e-5", "1kHz", "5kHz")) +
                     f"{wp['10kHz']['efficiency']:11.4f}")
         if "ratio_quantized_over_float" in per:
+            r = per["ratio_quantized_over_float"]
             typer.echo(f"{name:<14}{'q/float':<11}{'':>7}" + "".join(
-                f"{per['ratio_quantized_over_float'][k]:10.3f}" for k in ("fpr_1e-5", "1kHz", "5kHz")) +
-                f"{per['ratio_quantized_over_float']['10kHz']:11.3f}")
+                f"{_fmt(r[k]):>10}" for k in ("fpr_1e-5", "1kHz", "5kHz")) + f"{_fmt(r['10kHz']):>11}")
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 def register(app: typer.Typer) -> None:

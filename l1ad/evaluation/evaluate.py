@@ -75,7 +75,8 @@ def _evaluate_ad(art: Artifact, background: Path | None, signals: list[Path], da
         if "float" in per:
             per["ratio_quantized_over_float"] = {
                 wp: per["quantized"]["working_points"][wp]["efficiency"]
-                / max(per["float"]["working_points"][wp]["efficiency"], 1e-12) for wp in WORKING_POINTS}
+                / per["float"]["working_points"][wp]["efficiency"]
+                if per["float"]["working_points"][wp]["efficiency"] > 0 else None for wp in WORKING_POINTS}
         result["signals"][path.stem] = {"file": str(path), **per}
     return result, bkg, sig
 

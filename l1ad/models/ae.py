@@ -11,7 +11,7 @@ from l1ad import _compat
 from l1ad.config import StrictModel
 from l1ad.data.layout import N_INPUTS
 from l1ad.models.base import BuiltModel
-from l1ad.models.quantizers import QuantConfig, activation, dense, input_quantizer
+from l1ad.models.quantizers import BitsQuantizer, QuantConfig, activation, dense, input_quantizer
 
 __all__ = ["AeConfig", "build_ae"]
 
@@ -21,10 +21,11 @@ class AeConfig(StrictModel):
     hidden: list[int] = Field(default_factory=lambda: [32, 16, 3, 16, 32], min_length=1)
 
 
-def build_ae(cfg: AeConfig, q: QuantConfig | None, name: str = "ae", n_inputs: int = N_INPUTS) -> BuiltModel:
+def build_ae(cfg: AeConfig, q: QuantConfig | None, name: str = "ae", n_inputs: int = N_INPUTS,
+             input_q: BitsQuantizer | None = None) -> BuiltModel:
     keras = _compat.keras()
     inp = keras.Input((n_inputs,), name="inputs")
-    h = input_quantizer(q)(inp)
+    h = input_quantizer(q, input_q=input_q)(inp)
     for i, units in enumerate(cfg.hidden):
         h = dense(units, q, f"dense{i + 1}")(h)
         h = activation(q, f"relu{i + 1}")(h)

@@ -13,7 +13,7 @@ from pydantic import Field
 from l1ad import _compat
 from l1ad.config import StrictModel
 from l1ad.models.base import BuiltModel
-from l1ad.models.quantizers import QuantConfig, activation, conv1d, dense, input_quantizer
+from l1ad.models.quantizers import BitsQuantizer, QuantConfig, activation, conv1d, dense, input_quantizer
 
 __all__ = ["CnnConfig", "build_cnn"]
 
@@ -28,10 +28,11 @@ class CnnConfig(StrictModel):
     dense: list[int] = Field(default_factory=lambda: [16])
 
 
-def build_cnn(cfg: CnnConfig, q: QuantConfig | None, n_features: int, name: str = "btag_cnn") -> BuiltModel:
+def build_cnn(cfg: CnnConfig, q: QuantConfig | None, n_features: int, name: str = "btag_cnn",
+              input_q: BitsQuantizer | None = None) -> BuiltModel:
     keras = _compat.keras()
     inp = keras.Input((cfg.n_tracks, n_features), name="inputs")
-    h = input_quantizer(q)(inp)
+    h = input_quantizer(q, input_q=input_q)(inp)
     h = conv1d(cfg.pointwise_filters, 1, q, "conv_pointwise")(h)
     h = activation(q, "relu_pointwise")(h)
     h = conv1d(cfg.conv_filters, cfg.kernel_size, q, "conv_k3")(h)

@@ -77,12 +77,17 @@ class QuantConfig(StrictModel):
         return {k: getattr(self, k).describe() for k in ("input", "weight", "bias", "activation")}
 
 
-def input_quantizer(q: QuantConfig | None, name: str = "input_quant") -> Any:
-    """First layer of every trigger model: ``QActivation(quantized_bits(...))`` (identity for the float twin)."""
+def input_quantizer(q: QuantConfig | None, name: str = "input_quant", input_q: BitsQuantizer | None = None) -> Any:
+    """First layer of every trigger model: ``QActivation(quantized_bits(...))``.
+
+    The float twin (``q=None``) gets ``input_q`` if given - the same integer inputs as the firmware (the
+    preprocessed words are on the quantizer's grid, so this is only the input range) - else identity."""
     keras = _compat.keras()
-    if q is None:
+    if q is not None:
+        input_q = q.input
+    if input_q is None:
         return keras.layers.Activation("linear", name=name)
-    return _compat.qkeras().QActivation(q.input.qkeras(), name=name)
+    return _compat.qkeras().QActivation(input_q.qkeras(), name=name)
 
 
 def dense(units: int, q: QuantConfig | None, name: str) -> Any:

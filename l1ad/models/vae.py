@@ -14,7 +14,7 @@ from l1ad.config import StrictModel
 from l1ad.data.layout import N_INPUTS
 from l1ad.models import layers
 from l1ad.models.base import BuiltModel
-from l1ad.models.quantizers import QuantConfig, activation, dense, input_quantizer
+from l1ad.models.quantizers import BitsQuantizer, QuantConfig, activation, dense, input_quantizer
 
 __all__ = ["VaeConfig", "build_vae"]
 
@@ -27,10 +27,11 @@ class VaeConfig(StrictModel):
     beta: float = Field(0.5, gt=0)
 
 
-def build_vae(cfg: VaeConfig, q: QuantConfig | None, name: str = "vae", n_inputs: int = N_INPUTS) -> BuiltModel:
+def build_vae(cfg: VaeConfig, q: QuantConfig | None, name: str = "vae", n_inputs: int = N_INPUTS,
+              input_q: BitsQuantizer | None = None) -> BuiltModel:
     keras = _compat.keras()
     inp = keras.Input((n_inputs,), name="inputs")
-    xq = input_quantizer(q)(inp)
+    xq = input_quantizer(q, input_q=input_q)(inp)
     h = xq
     for i, units in enumerate(cfg.encoder):
         h = dense(units, q, f"enc_dense{i + 1}")(h)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -44,7 +44,11 @@ class TrainingParams(StrictModel):
     early_stopping: EarlyStopping | None = EarlyStopping()
     seed: int = 42
     float_twin: bool = True
+    float_twin_input: Literal["quantized", "float"] = Field(
+        "quantized", description="'quantized': the twin sees the same 8-bit integer inputs as the firmware "
+        "(isolates weight/activation quantization); 'float': unbounded float inputs")
     init_quantized_from_float: bool = Field(True, description="start QAT from the trained float twin's weights")
+    finetune_lr_factor: float = Field(0.1, gt=0, le=1, description="QAT fine-tuning learning rate / learning_rate")
 
 
 class TrainConfig(StrictModel):

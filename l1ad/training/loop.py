@@ -64,7 +64,8 @@ def _callbacks(label: str, checkpoint: Path | None, pruned: bool, epochs: int) -
 
 def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
               params: TrainingParams, pruning: PruningConfig, label: str,
-              checkpoint: Path | None = None, epochs: int | None = None) -> FitResult:
+              checkpoint: Path | None = None, epochs: int | None = None,
+              learning_rate: float | None = None) -> FitResult:
     keras = _compat.keras()
     keras.utils.set_random_seed(params.seed)
     epochs = epochs or params.epochs
@@ -73,7 +74,8 @@ def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
     model = apply_pruning(built.model, pruning, trigger_layers, steps)
     pruned = model is not built.model
     opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-           "rmsprop": keras.optimizers.RMSprop}[params.optimizer](learning_rate=params.learning_rate)
+           "rmsprop": keras.optimizers.RMSprop}[params.optimizer](
+        learning_rate=learning_rate or params.learning_rate)
     model.compile(optimizer=opt, loss=built.loss)
     cbs = _callbacks(label, checkpoint, pruned, epochs) + pruning_callbacks(pruning)
     if params.early_stopping is not None:

@@ -44,13 +44,15 @@ class Dataset:
 
 
 def build_model(cfg: TrainConfig, q: QuantConfig | None, n_features: int | None = None) -> BuiltModel:
+    """``q=None`` builds the float twin (with the input quantizer if ``training.float_twin_input`` says so)."""
     m = cfg.model
+    in_q = cfg.quantizers.input if cfg.training.float_twin_input == "quantized" else None
     if m.kind == "vae":
-        return build_vae(m, q, name=cfg.name)
+        return build_vae(m, q, name=cfg.name, input_q=in_q)
     if m.kind == "ae":
-        return build_ae(m, q, name=cfg.name)
+        return build_ae(m, q, name=cfg.name, input_q=in_q)
     assert n_features is not None
-    return build_cnn(m, q, n_features, name=cfg.name)
+    return build_cnn(m, q, n_features, name=cfg.name, input_q=in_q)
 
 
 def _load_ad(cfg: TrainConfig, data_dir: Path | None) -> Dataset:
@@ -109,7 +111,8 @@ def _ad_eval(signal_paths: list[Path], ds: Dataset, models: dict[str, Any], scor
         if "float" in per:
             per["ratio_quantized_over_float"] = {
                 wp: (per["quantized"]["working_points"][wp]["efficiency"]
-                     / max(per["float"]["working_points"][wp]["efficiency"], 1e-12))
+                     / per["float"]["working_points"][wp]["efficiency"]
+                 if per["float"]["working_points"][wp]["efficiency"] > 0 else None)
                 for wp in per["quantized"]["working_points"]}
         out["signals"][path.stem] = per
     return out, prov
@@ -141,12 +144,14 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     variants = ([("float", None)] if cfg.training.float_twin else []) + [("quantized", q)]
     for label, qv in variants:
         built = build_model(cfg, qv, n_feat)
+        lr = None
         if label == "quantized" and "float" in results and cfg.training.init_quantized_from_float:
             _copy_weights(results["float"].model, built.model)
+            lr = cfg.training.learning_rate * cfg.training.finetune_lr_factor
         y = _targets(built, ds, q)
         try:
             res = fit_model(built, ds.x[sp.train], y[sp.train], ds.x[sp.val], y[sp.val], cfg.training,
-                            cfg.pruning, f"{cfg.name}/{label}", ckpt_dir / f"{label}.h5", epochs)
+                            cfg.pruning, f"{cfg.name}/{label}", ckpt_dir / f"{label}.h5", epochs, lr)
         except KeyboardInterrupt:
             log.warning("interrupted: no artifact written; last completed epoch saved in %s", ckpt_dir)
             raise

@@ -459,6 +459,9 @@ def run_suite(
     design = load_design_dict(ddir)
     if events < 1:
         raise SimulationError(f"--events: must be >= 1 (value {events})")
+    unknown = sorted(set(tests or ()) - set(TESTS))
+    if unknown:
+        raise SimulationError(f"tests: unknown test {unknown[0]!r} (known: {', '.join(TESTS)})")
     budget = float(budget_ns) if budget_ns is not None else default_budget_ns(design)
     ref = reference or design_reference(ddir, design)
     stim = make_stimulus(design, ref, n_events=events, data=Path(data) if data else None, seed=seed)
