@@ -23,6 +23,11 @@ import numpy as np
 
 from l1ad.verification.tb import StreamResult, TriggerTB, pack_words
 
+if "L1AD_SIM_CONFIG" not in os.environ:  # imported outside a simulation, e.g. `pytest sim/`
+    import pytest
+
+    pytest.skip("cocotb testbench: run it with `l1ad sim DESIGN_DIR`", allow_module_level=True)
+
 _CFG: dict[str, Any] = json.loads(Path(os.environ["L1AD_SIM_CONFIG"]).read_text())
 _STIM = np.load(_CFG["stimulus"])
 _DESIGN: dict[str, Any] = _CFG["design"]

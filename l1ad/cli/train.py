@@ -13,6 +13,10 @@ __all__ = ["register"]
 
 def _quiet_ml_logs() -> None:
     """TensorFlow/absl/QKeras chatter off; l1ad's own progress lines stay."""
+    root = logging.getLogger()
+    if root.level > logging.DEBUG:  # QKeras logs "keras dict ..." at INFO on the root logger; keep l1ad's INFO
+        logging.getLogger("l1ad").setLevel(root.level)
+        root.setLevel(max(root.level, logging.WARNING))
     for name in ("absl", "h5py"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. "compiled metrics have yet to be built"
