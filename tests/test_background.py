@@ -265,3 +265,11 @@ def test_closure_scan_per_axis_and_explicit_points():
     assert rows[1]["eff"] == pytest.approx(0.02, rel=0.1)
     assert rows[2]["counts"]["a"] == np.sum((s1 > 0.5) & (s2 > 0.5))
     assert all(r["closes"] for r in rows)
+
+
+def test_empty_control_region_reports_full_nonclosure():
+    rng = np.random.default_rng(2)
+    s = rng.exponential(size=20_000)
+    c = closure(s, s, *thresholds_for_efficiency(s, s, 0.05))  # identical scores: C is empty
+    assert c.counts.c == 0 and c.n_pred == 0
+    assert c.ratio == 0 and c.nonclosure == 1 and not c.closes

@@ -6,7 +6,8 @@ D = both low. If s1 and s2 are independent on background, N_A = N_B · N_C / N_D
 
 Statistical uncertainties treat the four regions as independent Poisson counts (with event weights, the
 variance of a region is Σw²):  σ(N_pred)/N_pred = sqrt(σ_B²/N_B² + σ_C²/N_C² + σ_D²/N_D²), and the closure
-ratio N_pred/N_obs has σ/ratio = sqrt(Σ_{A,B,C,D} σ_R²/N_R²).
+ratio N_pred/N_obs has σ/ratio = sqrt(Σ_{A,B,C,D} σ_R²/N_R²) (propagated linearly, so an empty B or C
+gives a prediction of 0 and a non-closure of 100 % instead of an undefined ratio).
 """
 
 from __future__ import annotations
@@ -111,12 +112,14 @@ def region_counts(
 
 
 def predict(c: RegionCounts) -> tuple[float, float]:
-    """N_A^pred = N_B·N_C/N_D and its statistical uncertainty (nan if a control region is empty)."""
-    if c.b <= 0 or c.c <= 0 or c.d <= 0:
+    """N_A^pred = N_B·N_C/N_D and its statistical uncertainty (linear error propagation; nan if D is empty).
+
+    An empty B or C gives the prediction 0 (with the propagated error of the other factor)."""
+    if c.d <= 0:
         return math.nan, math.nan
     pred = c.b * c.c / c.d
-    rel = math.sqrt(c.var_b / c.b**2 + c.var_c / c.c**2 + c.var_d / c.d**2)
-    return pred, pred * rel
+    var = (c.c / c.d) ** 2 * c.var_b + (c.b / c.d) ** 2 * c.var_c + (pred / c.d) ** 2 * c.var_d
+    return pred, math.sqrt(var)
 
 
 def closure(
@@ -138,8 +141,7 @@ def closure(
     obs, obs_err = c.a, math.sqrt(c.var_a)
     if obs > 0 and not math.isnan(pred):
         ratio = pred / obs
-        rel = math.sqrt(c.var_a / c.a**2 + c.var_b / c.b**2 + c.var_c / c.c**2 + c.var_d / c.d**2)
-        ratio_err = ratio * rel
+        ratio_err = math.sqrt((pred_err / obs) ** 2 + (pred * obs_err / obs**2) ** 2)
     else:
         ratio, ratio_err = math.nan, math.nan
     return Closure(float(x), float(y), c, pred, pred_err, obs, obs_err, ratio, ratio_err, tolerance, n_sigma)

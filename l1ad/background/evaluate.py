@@ -143,14 +143,17 @@ def _sic_at(s1: np.ndarray, s2: np.ndarray, t1: np.ndarray, t2: np.ndarray, eff:
 
 def summarize(result: dict[str, Any], ev: EvalSection) -> dict[str, Any]:
     """Headline numbers of one pair: worst closure on the grid down to the smallest ε, SIC per signal."""
-    rows = [r for r in result["closure"] if r.get("valid") and not isinstance(r["split"], str)]  # the ε grid
-    worst = max(rows, key=lambda r: r["nonclosure"], default=None)
-    at_min = [r for r in rows if math.isclose(r["eff"], min(ev.efficiencies)) and r["split"] == ev.splits[0]]
+    grid = [r for r in result["closure"] if not isinstance(r["split"], str)]  # the ε grid (no extra points)
+    valid = [r for r in grid if r.get("valid")]
+    finite = [r for r in grid if math.isfinite(r.get("ratio", math.nan))]
+    worst = max(finite, key=lambda r: r["nonclosure"], default=None)
+    at_min = [r for r in finite if math.isclose(r["eff"], min(ev.efficiencies)) and r["split"] == ev.splits[0]]
     return {
         "dcorr2_heldout": result["dcorr2_heldout"],
-        "grid_points": len(rows),
-        "grid_points_closing": sum(bool(r["closes"]) for r in rows),
-        "all_close": bool(rows) and all(r["closes"] for r in rows),
+        "grid_points": len(grid),
+        "grid_points_valid": len(valid),  # every region >= min_region_events
+        "grid_points_closing": sum(bool(r["closes"]) for r in valid),
+        "all_close": bool(grid) and len(valid) == len(grid) and all(r["closes"] for r in valid),
         "max_nonclosure": worst["nonclosure"] if worst else math.nan,
         "max_nonclosure_eff": worst["eff"] if worst else math.nan,
         "ratio_at_min_eff": at_min[0]["ratio"] if at_min else math.nan,

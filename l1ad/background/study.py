@@ -133,14 +133,14 @@ def print_table(report: dict[str, Any], console: Any = None) -> None:
     summ = report["summary"]
     signals = sorted({s for v in summ.values() for s in v["sic_at_eff"]})
     eff = min(report["config"]["evaluation"]["efficiencies"])
-    t = Table(title=f"ABCD closure and decorrelation (held-out background, {report['data']['n_heldout']} events)")
-    for col in ["pair", "dCorr² held-out", "closing pts", "max |ratio-1|", f"ratio @ ε={eff:g}",
-                *[f"SIC {s} @ ε={eff:g}" for s in signals]]:
+    t = Table(title=f"ABCD on held-out background ({report['data']['n_heldout']} events); SIC at ε={eff:g}")
+    for col in ["pair", "dCorr²", "closing", "max|r-1|", f"r @ ε={eff:g}", *signals]:
         t.add_column(col)
     for label, s in summ.items():
-        t.add_row(label, _fmt(s["dcorr2_heldout"]), f"{s['grid_points_closing']}/{s['grid_points']}",
+        sparse = "" if s["grid_points_valid"] == s["grid_points"] else " (sparse)"
+        t.add_row(label, _fmt(s["dcorr2_heldout"]), f"{s['grid_points_closing']}/{s['grid_points']}{sparse}",
                   _fmt(s["max_nonclosure"], ".3f"),
-                  f"{_fmt(s['ratio_at_min_eff'], '.3f')} ± {_fmt(s['ratio_err_at_min_eff'], '.3f')}",
+                  f"{_fmt(s['ratio_at_min_eff'], '.3f')}±{_fmt(s['ratio_err_at_min_eff'], '.3f')}",
                   *[_fmt(s["sic_at_eff"].get(x, np.nan), ".2f") for x in signals])
     console.print(t)
     a = report["acceptance"]

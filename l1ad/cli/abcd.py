@@ -32,6 +32,6 @@ def register(app: typer.Typer) -> None:
 
         from l1ad.background.study import run_abcd
 
-        report = run_abcd(cfg, out, data_dir=data_dir, epochs=epochs, console=Console())
+        report = run_abcd(cfg, out, data_dir=data_dir, epochs=epochs, console=Console(width=max(Console().width, 130)))
         ok = report["acceptance"]["passed"]
         typer.echo(f"wrote {out}/report.json, {out}/plots/, {out}/models/ (acceptance {'passed' if ok else 'NOT met'})")
