@@ -50,9 +50,9 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr
-    )
+    # l1ad's own messages at INFO; third-party libraries (qkeras, hls4ml, TF) only from WARNING up
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("l1ad").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def _load_plugins() -> None:
