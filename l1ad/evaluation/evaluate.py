@@ -14,7 +14,13 @@ from typing import Any
 import numpy as np
 
 from l1ad.evaluation import plots
-from l1ad.evaluation.metrics import WORKING_POINTS, ZERO_BIAS_RATE_HZ, ad_metrics, btag_metrics
+from l1ad.evaluation.metrics import (
+    WORKING_POINTS,
+    ZERO_BIAS_RATE_HZ,
+    ad_metrics,
+    btag_metrics,
+    quantized_over_float,
+)
 from l1ad.io import atomic_dir, write_json
 from l1ad.models.artifact import Artifact, load_artifact
 from l1ad.models.scoring import trigger_scores
@@ -73,6 +79,7 @@ def _evaluate_ad(art: Artifact, background: Path | None, signals: list[Path], da
         sig[path.stem] = {k: trigger_scores(m, art.score_type, xs) for k, m in models.items()}
         per = {k: ad_metrics(bkg[k], v) for k, v in sig[path.stem].items()}
         if "float" in per:
+            per["ratio_quantized_over_float_uncertainty"] = quantized_over_float(bkg, sig[path.stem])
             per["ratio_quantized_over_float"] = {
                 wp: per["quantized"]["working_points"][wp]["efficiency"]
                 / per["float"]["working_points"][wp]["efficiency"]

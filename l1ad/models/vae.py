@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+import numpy as np
+from pydantic import Field, field_validator
 
 from l1ad import _compat
 from l1ad.config import StrictModel
@@ -25,10 +26,23 @@ class VaeConfig(StrictModel):
     latent: int = Field(8, ge=1)
     decoder: list[int] = Field(default_factory=lambda: [16, 32])
     beta: float = Field(0.5, gt=0)
+    latent_scale: float = Field(1.0, description="power of two: the trigger's mu (z_mean) is latent_scale x "
+                                "the VAE mean (a fixed training-only rescale sits between z_mean and the KL "
+                                "term), so the quantized last layer uses more of its weight grid; the score "
+                                "sum(mu^2) only gains a constant factor")
+
+    @field_validator("latent_scale")
+    @classmethod
+    def _power_of_two(cls, v: float) -> float:
+        k = np.log2(v) if v > 0 else 0.5
+        if k != round(k) or not -8 <= k <= 8:
+            raise ValueError(f"must be a power of two between 2**-8 and 2**8 (value {v})")
+        return v
 
 
 def build_vae(cfg: VaeConfig, q: QuantConfig | None, name: str = "vae", n_inputs: int = N_INPUTS,
-              input_q: BitsQuantizer | None = None) -> BuiltModel:
+              input_q: BitsQuantizer | None = None, latent_scale: float | None = None) -> BuiltModel:
+    """``latent_scale`` overrides ``cfg.latent_scale`` (the float twin is built with 1)."""
     keras = _compat.keras()
     inp = keras.Input((n_inputs,), name="inputs")
     xq = input_quantizer(q, input_q=input_q)(inp)
@@ -37,8 +51,10 @@ def build_vae(cfg: VaeConfig, q: QuantConfig | None, name: str = "vae", n_inputs
         h = dense(units, q, f"enc_dense{i + 1}")(h)
         h = activation(q, f"enc_relu{i + 1}")(h)
     mu = dense(cfg.latent, q, "z_mean")(h)
+    scale = cfg.latent_scale if latent_scale is None else latent_scale
+    mean = mu if scale == 1 else keras.layers.Rescaling(1.0 / scale, name="latent_unscale")(mu)
     logvar = keras.layers.Dense(cfg.latent, name="z_log_var", kernel_initializer="zeros")(h)
-    mu_kl = layers.kl_divergence(cfg.beta, "kl")([mu, logvar])
+    mu_kl = layers.kl_divergence(cfg.beta, "kl")([mean, logvar])
     z = layers.sampling("sampling")([mu_kl, logvar])
     d = z
     for i, units in enumerate(cfg.decoder):

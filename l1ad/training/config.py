@@ -49,6 +49,11 @@ class TrainingParams(StrictModel):
         "(isolates weight/activation quantization); 'float': unbounded float inputs")
     init_quantized_from_float: bool = Field(True, description="start QAT from the trained float twin's weights")
     finetune_lr_factor: float = Field(0.1, gt=0, le=1, description="QAT fine-tuning learning rate / learning_rate")
+    finetune_epochs: int | None = Field(None, ge=1, description="epochs of the quantized (QAT) stage when it "
+                                        "fine-tunes the float twin (default: epochs)")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="'cosine': learning rate decays as a cosine to 1 % over each stage's epochs "
+        "(settles the QAT stage: at a constant rate 6-bit weights keep flipping across grid points)")
 
 
 class TrainConfig(StrictModel):

@@ -14,7 +14,7 @@ import numpy as np
 
 from l1ad import __version__, _compat
 from l1ad.errors import DataError
-from l1ad.evaluation.metrics import ad_metrics, btag_metrics
+from l1ad.evaluation.metrics import ad_metrics, btag_metrics, quantized_over_float
 from l1ad.io import atomic_dir, write_json
 from l1ad.models.ae import build_ae
 from l1ad.models.base import BuiltModel
@@ -107,8 +107,10 @@ def _ad_eval(signal_paths: list[Path], ds: Dataset, models: dict[str, Any], scor
     for path in signal_paths:
         prov[path.stem] = D.file_provenance(path)
         xs = ds.prep.apply(D.load_words(path, 0, D.count(path)))
-        per = {k: ad_metrics(bkg[k], trigger_scores(m, score, xs)) for k, m in models.items()}
+        sig = {k: trigger_scores(m, score, xs) for k, m in models.items()}
+        per = {k: ad_metrics(bkg[k], sig[k]) for k in models}
         if "float" in per:
+            per["ratio_quantized_over_float_uncertainty"] = quantized_over_float(bkg, sig)
             per["ratio_quantized_over_float"] = {
                 wp: (per["quantized"]["working_points"][wp]["efficiency"]
                      / per["float"]["working_points"][wp]["efficiency"]
@@ -144,14 +146,15 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     variants = ([("float", None)] if cfg.training.float_twin else []) + [("quantized", q)]
     for label, qv in variants:
         built = build_model(cfg, qv, n_feat)
-        lr = None
+        lr, n_epochs = None, epochs
         if label == "quantized" and "float" in results and cfg.training.init_quantized_from_float:
             _copy_weights(results["float"].model, built.model)
             lr = cfg.training.learning_rate * cfg.training.finetune_lr_factor
+            n_epochs = epochs or cfg.training.finetune_epochs
         y = _targets(built, ds, q)
         try:
             res = fit_model(built, ds.x[sp.train], y[sp.train], ds.x[sp.val], y[sp.val], cfg.training,
-                            cfg.pruning, f"{cfg.name}/{label}", ckpt_dir / f"{label}.h5", epochs, lr)
+                            cfg.pruning, f"{cfg.name}/{label}", ckpt_dir / f"{label}.h5", n_epochs, lr)
         except KeyboardInterrupt:
             log.warning("interrupted: no artifact written; last completed epoch saved in %s", ckpt_dir)
             raise

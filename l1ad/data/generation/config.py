@@ -71,6 +71,7 @@ class Jets(StrictModel):
 
 class Met(StrictModel):
     eta_max: float = Field(gt=0)
+    tower_threshold_gev: float = Field(default=0.0, ge=0, description="towers below this ET are left out")
 
 
 class L1EmulationConfig(StrictModel):

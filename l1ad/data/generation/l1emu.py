@@ -198,6 +198,8 @@ class L1Emulator:
     def _met(self, grid: np.ndarray, events: np.ndarray) -> None:
         m = np.abs(self.eta_c) < self.cfg.met.eta_max
         g = grid[:, m, :]
+        if self.cfg.met.tower_threshold_gev > 0:
+            g = np.where(g >= self.cfg.met.tower_threshold_gev, g, 0.0)
         mex = -np.einsum("nep,p->n", g, np.cos(self.phi_c))
         mey = -np.einsum("nep,p->n", g, np.sin(self.phi_c))
         met = np.hypot(mex, mey)
