@@ -146,3 +146,31 @@ def test_btag_mistag_at_70() -> None:
     # light N(0,1) above the 30 % quantile of N(2,1) = 2 - 0.5244: P = 1 - Phi(1.4756) = 0.070
     assert m["mistag_at_70"] == pytest.approx(0.070, abs=0.012)
     assert 0.9 < m["auc"] < 0.94  # Phi(2/sqrt 2) = 0.921
+
+
+def test_power_of_two_rebalance_keeps_the_float_function_and_fills_the_weight_grid() -> None:
+    from l1ad.models.rebalance import choose_factors, rebalance_dense_chain
+
+    # limits respected: kernels <= 3.875, hidden activations <= 32, product of factors = out_scale
+    g = choose_factors([1.6, 1.3, 0.6], [0.6, 0.2, 0.15], [15.0, 14.0], 8.0, 3.875, 3.875, 32.0)
+    assert np.prod(g) == 8.0 and all(np.log2(x) == round(np.log2(x)) for x in g)
+    assert all(w * x <= 3.875 for w, x in zip([1.6, 1.3, 0.6], g, strict=True))
+    assert all(a * c <= 32 for a, c in zip([15.0, 14.0], np.cumprod(g)[:-1], strict=True))
+    assert min(w * x for w, x in zip([1.6, 1.3, 0.6], g, strict=True)) > 1.3  # every layer uses > 1/3 of range
+    built = build_vae(VaeConfig(), None, latent_scale=1.0)
+    trig = built.trigger_model()
+    x = np.random.default_rng(0).normal(0, 2, (256, 57)).astype(np.float32)
+    before = trig.predict(x, verbose=0)
+    hidden = keras.Model(trig.inputs, [trig.get_layer(n).output for n in ("enc_relu1", "enc_relu2")])
+    g = rebalance_dense_chain(trig, ["enc_dense1", "enc_dense2", "z_mean"], hidden.predict(x, verbose=0), 4.0,
+                              3.875, 3.875, 32.0)
+    assert np.prod(g) == 4.0
+    np.testing.assert_allclose(trig.predict(x, verbose=0), 4.0 * before, rtol=1e-5, atol=1e-5)
+
+
+def test_vae_latent_scale_must_be_a_power_of_two() -> None:
+    assert VaeConfig(latent_scale=8).latent_scale == 8
+    with pytest.raises(ValueError, match="power of two"):
+        VaeConfig(latent_scale=3)
+    m = build_vae(VaeConfig(latent_scale=4), QuantConfig()).model
+    assert "latent_unscale" in {lay.name for lay in m.layers}

@@ -32,10 +32,10 @@ def choose_factors(w_max: list[float], b_max: list[float], act_max: list[float],
     for ks in itertools.product(range(-span, span + 1), repeat=n - 1):
         g = [2.0**k for k in ks] + [2.0 ** (k_out - sum(ks))]
         cum = np.cumprod(g)
-        viol = sum(max(0.0, w * gi / w_limit - 1) for w, gi in zip(w_max, g))
-        viol += sum(max(0.0, b * c / b_limit - 1) for b, c in zip(b_max, cum))
-        viol += sum(max(0.0, a * c / act_limit - 1) for a, c in zip(act_max, cum[:-1]))
-        noise = sum(1.0 / max(w * gi, 1e-12) ** 2 for w, gi in zip(w_max, g))
+        viol = sum(max(0.0, w * gi / w_limit - 1) for w, gi in zip(w_max, g, strict=True))
+        viol += sum(max(0.0, b * c / b_limit - 1) for b, c in zip(b_max, cum, strict=True))
+        viol += sum(max(0.0, a * c / act_limit - 1) for a, c in zip(act_max, cum[:-1], strict=True))
+        noise = sum(1.0 / max(w * gi, 1e-12) ** 2 for w, gi in zip(w_max, g, strict=True))
         key = (viol, noise, g)
         if best is None or key[:2] < best[:2]:
             best = key
@@ -52,6 +52,6 @@ def rebalance_dense_chain(model: Any, layer_names: list[str], hidden_outputs: li
     g = choose_factors([float(np.abs(w).max()) for w, _ in wb], [float(np.abs(b).max()) for _, b in wb],
                        [float(np.max(h)) for h in hidden_outputs], out_scale, w_limit, b_limit, act_limit)
     cum = np.cumprod(g)
-    for name, (w, b), gi, ci in zip(layer_names, wb, g, cum):
+    for name, (w, b), gi, ci in zip(layer_names, wb, g, cum, strict=True):
         model.get_layer(name).set_weights([w * np.float32(gi), b * np.float32(ci)])
     return g

@@ -22,6 +22,7 @@ from l1ad.models.btag import build_cnn
 from l1ad.models.preprocessing import Preprocessing, fit_float_scaling, fit_word_preprocessing
 from l1ad.models.pruning import sparsity
 from l1ad.models.quantizers import QuantConfig
+from l1ad.models.rebalance import rebalance_dense_chain
 from l1ad.models.scoring import trigger_scores
 from l1ad.models.vae import build_vae
 from l1ad.training import data as D
@@ -47,8 +48,8 @@ def build_model(cfg: TrainConfig, q: QuantConfig | None, n_features: int | None 
     """``q=None`` builds the float twin (with the input quantizer if ``training.float_twin_input`` says so)."""
     m = cfg.model
     in_q = cfg.quantizers.input if cfg.training.float_twin_input == "quantized" else None
-    if m.kind == "vae":
-        return build_vae(m, q, name=cfg.name, input_q=in_q)
+    if m.kind == "vae":  # the float twin keeps the plain VAE mean as mu (its score ranking is the same)
+        return build_vae(m, q, name=cfg.name, input_q=in_q, latent_scale=None if q is not None else 1.0)
     if m.kind == "ae":
         return build_ae(m, q, name=cfg.name, input_q=in_q)
     assert n_features is not None
@@ -149,6 +150,8 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
         lr, n_epochs = None, epochs
         if label == "quantized" and "float" in results and cfg.training.init_quantized_from_float:
             _copy_weights(results["float"].model, built.model)
+            if built.kind == "vae":
+                _rebalance_vae(cfg, results["float"].model, built.model, ds.x[sp.train])
             lr = cfg.training.learning_rate * cfg.training.finetune_lr_factor
             n_epochs = epochs or cfg.training.finetune_epochs
         y = _targets(built, ds, q)
@@ -210,6 +213,29 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     log.info("artifact written to %s (%.0f s total)", out, time.monotonic() - t_start)
     return out
+
+
+def _rebalance_vae(cfg: TrainConfig, float_model: Any, model: Any, x: np.ndarray) -> None:
+    """Power-of-two rebalance of the copied encoder (:mod:`l1ad.models.rebalance`) onto the quantized grids;
+    the float function is unchanged exactly (mu gains ``latent_scale``, which the model's rescale removes)."""
+    keras = _compat.keras()
+    q, m = cfg.quantizers, cfg.model
+    assert m.kind == "vae"
+    n_hidden = len(m.encoder)
+    hidden = keras.Model(float_model.inputs, [float_model.get_layer(f"enc_relu{i + 1}").output
+                                              for i in range(n_hidden)])
+    outs = hidden.predict(x[:50_000], batch_size=8192, verbose=0)
+    outs = outs if isinstance(outs, list) else [outs]
+    names = [f"enc_dense{i + 1}" for i in range(n_hidden)] + ["z_mean"]
+    g = rebalance_dense_chain(model, names, outs, m.latent_scale,
+                              w_limit=2.0**q.weight.integer - 2.0**-q.weight.frac_bits,
+                              b_limit=2.0**q.bias.integer - 2.0**-q.bias.frac_bits,
+                              act_limit=2.0**q.activation.integer / 2)
+    # z_log_var reads the last hidden layer, which now carries the gain g_1 ... g_{n-1}
+    lv = model.get_layer("z_log_var")
+    w, b = lv.get_weights()
+    lv.set_weights([w / np.float32(np.prod(g[:-1])), b])
+    log.info("%s: power-of-two rebalance of %s before QAT: %s", cfg.name, names, g)
 
 
 def _copy_weights(src: Any, dst: Any) -> None:
