@@ -42,14 +42,15 @@ def sha256(path: Path) -> str:
 
 def load_words(path: Path, max_events: int, encoding: Any) -> np.ndarray:
     """The first ``max_events`` events of an ADC2021 file as int64 words (N, 57)."""
-    from l1ad.data.adc2021 import count_events, read_events
+    from l1ad.data.adc2021 import count_events
+    from l1ad.data.encoding import read_words
 
     if not path.is_file():
         raise DataError(f"{path}: file not found (generate it with `l1ad data generate` or pass --data-dir)")
     n = min(count_events(path), max_events)
     if n == 0:
         raise DataError(f"{path}: no events")
-    return encoding.encode(read_events(path, 0, n)).words
+    return read_words(path, 0, n, encoding)
 
 
 def prepare_inputs(cfg: DataSection, data_dir: Path | None, input_q: BitsQuantizer,

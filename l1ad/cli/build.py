@@ -17,8 +17,13 @@ def register(app: typer.Typer) -> None:
         clock_mhz: float = typer.Option(None, "--clock-mhz", help="Clock in MHz (default: the board's)."),
         out: Path = typer.Option(Path("firmware"), "--out", help="Design output root; writes <out>/<model>-<board>/."),
         hls_dir: Path = typer.Option(Path("hls_projects"), "--hls-dir", help="hls4ml project root."),
-        events: int = typer.Option(100_000, "--events", min=1, help="Events for the bit-exactness checks."),
-        data: Path = typer.Option(None, "--data", help="ADC2021 .h5 events (encoded to GT words); default random valid words."),
+        events: int = typer.Option(
+            100_000, "--events", min=1, help="Events for the bit-exactness checks (per --data file)."
+        ),
+        data: list[Path] = typer.Option(
+            [], "--data", help="ADC2021 .h5 events, encoded to GT words (repeatable, e.g. zero bias and signals); "
+            "default random valid words."
+        ),
         no_hls: bool = typer.Option(False, "--no-hls", help="Skip the hls4ml project and its C simulation."),
     ) -> None:
         """Build the firmware for BOARD from a model artifact, check it bit-exact and report latency/resources."""

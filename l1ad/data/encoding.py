@@ -30,6 +30,7 @@ from l1ad.errors import DataError
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "read_words",
     "EncodeResult",
     "Encoding",
     "FieldSpec",
@@ -308,3 +309,13 @@ def load_encoding(path: str | os.PathLike[str] | None = None) -> Encoding:
     """The encoding of ``path`` (default ``configs/l1_objects.yaml``); :class:`ConfigError` if invalid."""
     p = config_path(path if path is not None else DEFAULT_CONFIG)
     return Encoding(load_config(ObjectsConfig, p), p)
+
+
+def read_words(
+    path: str | os.PathLike[str], start: int = 0, stop: int | None = None, encoding: Encoding | None = None
+) -> np.ndarray:
+    """Events ``[start, stop)`` of an ADC2021 file as the firmware's input words, int64 (N, 57)."""
+    from l1ad.data.adc2021 import read_events
+
+    enc = encoding if encoding is not None else load_encoding()
+    return np.asarray(enc.encode(read_events(path, start, stop)).words, dtype=np.int64)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +36,25 @@ def _ident(name: str) -> str:
     return s if s[:1].isalpha() else f"m_{s}"
 
 
-def load_words(fp: FixedPointModel, data: str | Path | None, n: int, seed: int = 0) -> tuple[np.ndarray, str]:
-    """Reference events as input words: an ADC2021 file encoded with l1ad.data.encoding, else random words."""
-    if data is None:
+def load_words(
+    fp: FixedPointModel, data: str | Path | Sequence[str | Path] | None, n: int, seed: int = 0
+) -> tuple[np.ndarray, str]:
+    """Reference events as input words: up to ``n`` events of each ADC2021 file, encoded with
+    :mod:`l1ad.data.encoding` (e.g. zero bias and signals), else ``n`` random valid words."""
+    if data is None or (not isinstance(data, str | Path) and not data):
         return fp.random_words(n, seed), f"{n} random valid input words (seed {seed})"
-    try:
-        from l1ad.data.adc2021 import read_events
-        from l1ad.data.encoding import load_encoding
-    except ImportError:
-        return fp.random_words(n, seed), f"{n} random words (l1ad.data.encoding unavailable)"
-    particles = read_events(data, 0, n)
-    words = np.asarray(load_encoding().encode(particles).words, dtype=np.int64)
-    if words.shape[1] != fp.n_inputs:
-        raise DataError(f"{data}: encodes to {words.shape[1]} words per event, model expects {fp.n_inputs}")
-    return words, f"{len(words)} events of {Path(data).name}"
+    from l1ad.data.encoding import load_encoding, read_words
+
+    files = [Path(data)] if isinstance(data, str | Path) else [Path(d) for d in data]
+    enc = load_encoding()
+    parts, desc = [], []
+    for f in files:
+        words = read_words(f, 0, n, enc)
+        if words.shape[1] != fp.n_inputs:
+            raise DataError(f"{f}: encodes to {words.shape[1]} words per event, model expects {fp.n_inputs}")
+        parts.append(words)
+        desc.append(f"{len(words)} of {f.name}")
+    return np.concatenate(parts), f"{sum(len(w) for w in parts)} events ({', '.join(desc)})"
 
 
 def _qkeras_scores(fp: FixedPointModel, model: Any, words: np.ndarray) -> tuple[np.ndarray, float]:
@@ -71,7 +77,7 @@ def build(
     out_root: str | Path = "firmware",
     hls_root: str | Path = "hls_projects",
     events: int = 100_000,
-    data: str | Path | None = None,
+    data: str | Path | Sequence[str | Path] | None = None,
     hls: bool = True,
     emulate_rtl: bool = True,
     command: list[str] | None = None,

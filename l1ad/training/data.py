@@ -76,10 +76,8 @@ def split_counts(n: int, validation_fraction: float, test_fraction: float, sourc
 
 @lru_cache(maxsize=1)
 def _encoding() -> Any:
-    try:
-        from l1ad.data.encoding import load_encoding
-    except ModuleNotFoundError as e:
-        raise DataError("l1ad.data.encoding is not available in this checkout") from e
+    from l1ad.data.encoding import load_encoding
+
     return load_encoding()
 
 
@@ -91,10 +89,9 @@ def input_fields() -> list[dict[str, Any]]:
 
 def load_words(path: Path, start: int = 0, stop: int | None = None) -> np.ndarray:
     """Events ``[start, stop)`` of an ADC2021 file as GT integer words (N, 57) int64."""
-    from l1ad.data.adc2021 import read_events
+    from l1ad.data.encoding import read_words
 
-    particles = read_events(path, start=start, stop=stop)
-    return np.asarray(_encoding().encode(particles).words, dtype=np.int64)
+    return read_words(path, start, stop, _encoding())
 
 
 def count(path: Path) -> int:
