@@ -66,8 +66,9 @@ def vae_artifact(data_dir, tmp_path_factory) -> Path:
     from l1ad.cli import main
 
     tmp = tmp_path_factory.mktemp("vae")
-    cfg = _config(tmp, "tiny_vae", {"kind": "vae", "beta": 1.0},
-                  {"background": "zero_bias.h5", "signals": ["ato4l.h5"]}, epochs=4, learning_rate=0.003)
+    cfg = _config(tmp, "tiny_vae", {"kind": "vae", "beta": 1.0, "latent_scale": 8},
+                  {"background": "zero_bias.h5", "signals": ["ato4l.h5"]}, epochs=4, learning_rate=0.003,
+                  rebalance_before_qat=True)
     out = tmp / "art"
     assert main(["train", str(cfg), "--data-dir", str(data_dir), "--out", str(out)]) == 0
     return out

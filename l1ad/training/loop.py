@@ -73,11 +73,9 @@ def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
     trigger_layers = {lay.name for lay in built.trigger_model().layers}
     model = apply_pruning(built.model, pruning, trigger_layers, steps)
     pruned = model is not built.model
-    lr: Any = learning_rate or params.learning_rate
-    if params.lr_schedule == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=max(1, steps), alpha=0.01)
     opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD,
-           "rmsprop": keras.optimizers.RMSprop}[params.optimizer](learning_rate=lr)
+           "rmsprop": keras.optimizers.RMSprop}[params.optimizer](
+        learning_rate=learning_rate or params.learning_rate)
     model.compile(optimizer=opt, loss=built.loss)
     cbs = _callbacks(label, checkpoint, pruned, epochs) + pruning_callbacks(pruning)
     if params.early_stopping is not None:

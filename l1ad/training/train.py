@@ -150,7 +150,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
         lr, n_epochs = None, epochs
         if label == "quantized" and "float" in results and cfg.training.init_quantized_from_float:
             _copy_weights(results["float"].model, built.model)
-            if built.kind == "vae":
+            if built.kind == "vae" and cfg.training.rebalance_before_qat:
                 _rebalance_vae(cfg, results["float"].model, built.model, ds.x[sp.train])
             lr = cfg.training.learning_rate * cfg.training.finetune_lr_factor
             n_epochs = epochs or cfg.training.finetune_epochs
