@@ -56,7 +56,7 @@ def demo_stages(out: Path, data: Path, board: str, events: int) -> list[Stage]:
               (str(design / "report.txt"), str(Path("hls_projects") / f"axol1tl_vae-{board}"))),
         Stage("sim", ("sim", str(design), "--events", str(events), "--data", str(zb)),
               (str(design / "sim_report.json"),)),
-        Stage("build-btag", ("build", "--board", board, "--model", str(btag), "--events", "20000"),
+        Stage("build-btag", ("build", "--board", board, "--model", str(btag), "--events", "100000"),
               (str(btag_design / "report.txt"),)),
         Stage("sim-btag", ("sim", str(btag_design), "--events", str(events)), (str(btag_design / "sim_report.json"),)),
         Stage("rates", ("rates", "--design", str(design), "--zero-bias", str(zb), *sig_args,
