@@ -1,6 +1,6 @@
 """Evaluation of a score pair: closure scan, held-out dCorr², signal injection, SIC; λ>0 vs λ=0 summary.
 
-Conventions (arXiv:2111.06417 code and ABCDisCo arXiv:2007.14400, /work/shared/reference/abcd.md):
+Conventions (arXiv:2111.06417 code and ABCDisCo arXiv:2007.14400):
 * thresholds per target background efficiency ε in A via :func:`thresholds_for_efficiency`; a grid point is
   kept only if every region holds >= ``min_region_events`` events (authors: 100);
 * contamination δ_R = S_R / B_R; the estimate is robust if |r| = |(δ_B + δ_C − δ_D)/δ_A| ≪ 1 (ABCDisCo

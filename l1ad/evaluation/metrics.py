@@ -1,7 +1,7 @@
 """Physics figures of merit for trigger scores.
 
 Rate <-> false-positive rate: the trigger sees zero-bias collisions at ~28.6 MHz (LHC Run 3: 40.08 MHz
-bunch clock x ~2544 of 3564 slots filled; /work/shared/reference/l1-anchors.md "Rates"), so a rate R
+bunch clock x ~2544 of 3564 slots filled), so a rate R
 corresponds to FPR = R / 28.6 MHz: 1 kHz -> 3.5e-5, 5 kHz -> 1.75e-4, 10 kHz -> 3.5e-4. The ADC2021 working
 point is FPR = 1e-5 (Govorkova et al., arXiv:2107.02157) ~ 0.29 kHz.
 """

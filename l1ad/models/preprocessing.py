@@ -1,7 +1,7 @@
 """Integer-domain input scaling as the firmware does it: ``v = (word - offset) >> shift``.
 
 AXOL1TL scales each GT word with one subtraction and one shift, no multipliers
-(/work/shared/reference/l1-anchors.md). Here the shift only moves the binary point, so
+(github.com/cms-hls4ml/AXOL1TL). Here the shift only moves the binary point, so
 ``v = (word - offset) * 2**-shift`` is exact, and the fit keeps ``shift <= frac_bits`` of the input
 quantizer: every ``v`` lies on the quantizer's grid, the quantizer never rounds (QKeras rounds half-to-even,
 ap_fixed truncates — they would disagree), it only saturates the rare tails outside its range.

@@ -1,6 +1,6 @@
 """Quantizer configuration -> QKeras quantizers and layers (the only place that picks Q* vs float layers).
 
-Defaults follow the deployed CMS AXOL1TL v1/v2 networks (/work/shared/reference/l1-anchors.md): 6-bit weights
+Defaults follow the deployed CMS AXOL1TL v1/v2 networks (github.com/cms-hls4ml/AXOL1TL): 6-bit weights
 ``ap_fixed<6,3>`` = ``quantized_bits(6, 2, alpha=1)``, 8-bit inputs, ReLU outputs ``ap_ufixed<10,6>`` =
 ``quantized_relu(10, 6)``. ``alpha=1`` keeps power-of-two-free scales so the weights are plain fixed point.
 Passing ``q=None`` to the layer helpers builds the float twin with the same architecture.

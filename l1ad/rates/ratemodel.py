@@ -1,8 +1,7 @@
 """Rate model: how an accept fraction on zero-bias events becomes a trigger rate in Hz.
 
 The LHC bunch-crossing clock is 40.08 MHz with 3,564 bunch slots; in Run 3 about 2,544 slots are filled,
-so the collision (zero-bias) rate is 40.08 MHz x 2544/3564 ~= 28.6 MHz (see
-/work/shared/reference/l1-anchors.md, "Rates"). A trigger that accepts a fraction p of zero-bias events
+so the collision (zero-bias) rate is 40.08 MHz x 2544/3564 ~= 28.6 MHz. A trigger that accepts a fraction p of zero-bias events
 fires at p x collision rate.
 """
 
