@@ -24,6 +24,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from pydantic import Field, model_validator
 
+from l1ad.bits import int_range
 from l1ad.config import StrictModel, config_path, load_config
 from l1ad.data.layout import FEATURES, GROUPS, N_INPUTS, N_OBJECTS, ObjectClass
 from l1ad.errors import DataError
@@ -82,11 +83,11 @@ class FieldSpec(StrictModel):
 
     @property
     def word_min(self) -> int:
-        return -(1 << (self.bits - 1)) if self.signed else 0
+        return int_range(self.bits, self.signed)[0]
 
     @property
     def word_max(self) -> int:
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+        return int_range(self.bits, self.signed)[1]
 
     @property
     def periodic_range(self) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from l1ad.bits import int_range
 from l1ad.errors import UnsupportedLayerError
 from l1ad.fixedpoint.types import (
     Conv1D,
@@ -134,8 +135,7 @@ def layers_from_keras(
     n_in = int(np.prod(in_shape))
     if len(inputs) != n_in or offset.shape != (n_in,) or shift.shape != (n_in,):
         raise UnsupportedLayerError(f"model '{model.name}': input shape {in_shape} does not match {len(inputs)} input fields / preprocessing")
-    wlo = np.array([-(1 << (f.width - 1)) if f.signed else 0 for f in inputs], dtype=object)
-    whi = np.array([(1 << (f.width - 1)) - 1 if f.signed else (1 << f.width) - 1 for f in inputs], dtype=object)
+    wlo, whi = (np.array(r, dtype=object) for r in zip(*(int_range(f.width, f.signed) for f in inputs), strict=True))
     b = _Bounds((wlo - offset.astype(object)).reshape(in_shape), (whi - offset.astype(object)).reshape(in_shape),
                 shift.reshape(in_shape).astype(np.int64))
     out: list[Layer] = []

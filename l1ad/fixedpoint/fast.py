@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from l1ad.bits import int_range
 from l1ad.fixedpoint.types import Dense, Flatten, Precision, Quantize, Relu
 
 if TYPE_CHECKING:
@@ -68,8 +69,7 @@ def compile_fast(fp: FixedPointModel) -> Callable[[np.ndarray], np.ndarray] | No
     dt: type = np.float32 if max(widths) <= 23 else np.float64
 
     # integer range of the current tensor, to skip saturation that can never trigger
-    lo_in = np.array([-(1 << (f.width - 1)) if f.signed else 0 for f in fp.inputs], dtype=np.float64) - fp.offset
-    hi_in = np.array([(1 << (f.width - 1)) - 1 if f.signed else (1 << f.width) - 1 for f in fp.inputs], dtype=np.float64) - fp.offset
+    lo_in, hi_in = (np.array(r, dtype=np.float64) - fp.offset for r in zip(*(int_range(f.width, f.signed) for f in fp.inputs), strict=True))
     offset = fp.offset.astype(dt)
     frac: np.ndarray | int = fp.shift
     lo, hi = lo_in, hi_in

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from l1ad.bits import int_range
 from l1ad.errors import DataError, ModelError
 from l1ad.fixedpoint import emulator
 from l1ad.fixedpoint.convert import layers_from_keras
@@ -205,9 +206,8 @@ class FixedPointModel:
         rng = np.random.default_rng(seed)
         cols = []
         for f in self.inputs:
-            lo = -(1 << (f.width - 1)) if f.signed else 0
-            hi = (1 << (f.width - 1)) if f.signed else (1 << f.width)
-            cols.append(rng.integers(lo, hi, n, dtype=np.int64))
+            lo, hi = int_range(f.width, f.signed)
+            cols.append(rng.integers(lo, hi, n, dtype=np.int64, endpoint=True))
         return np.stack(cols, axis=1) if cols else np.zeros((n, 0), np.int64)
 
     def summary(self) -> list[dict[str, Any]]:

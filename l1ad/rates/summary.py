@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from l1ad.bits import int_range
 from l1ad.rates.pipeline import SampleCounts
 from l1ad.rates.ratemodel import RateModel
 from l1ad.rates.thresholds import (
@@ -37,7 +38,7 @@ class RatesSummary:
         if self.score_port is None:
             return None
         w, signed = self.score_port
-        return (-(1 << (w - 1)), (1 << (w - 1)) - 1) if signed else (0, (1 << w) - 1)
+        return int_range(w, signed)
 
     def _frac(self, k: int, n: int) -> tuple[float, float, float]:
         lo, hi = clopper_pearson(k, n, self.cl)

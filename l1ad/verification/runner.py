@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from l1ad.bits import int_range
 from l1ad.errors import DataError, SimulationError
 from l1ad.io import atomic_dir, write_json
 
@@ -105,13 +106,9 @@ def field_limits(design: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Per-input (min, max) raw word values."""
     lo, hi = [], []
     for f in design["inputs"]:
-        w = int(f["width"])
-        if f.get("signed", False):
-            lo.append(-(1 << (w - 1)))
-            hi.append((1 << (w - 1)) - 1)
-        else:
-            lo.append(0)
-            hi.append((1 << w) - 1)
+        a, b = int_range(int(f["width"]), bool(f.get("signed", False)))
+        lo.append(a)
+        hi.append(b)
     return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
 
 
