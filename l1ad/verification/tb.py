@@ -19,6 +19,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge
 
+from l1ad.bits import int_range
+
 __all__ = ["StreamResult", "TriggerTB", "pack_words"]
 
 
@@ -71,11 +73,11 @@ class TriggerTB:
     # ---- limits --------------------------------------------------------------------------------------
     @property
     def score_min(self) -> int:
-        return -(1 << (self.score_width - 1)) if self.score_signed else 0
+        return int_range(self.score_width, self.score_signed)[0]
 
     @property
     def score_max(self) -> int:
-        return (1 << (self.score_width - 1)) - 1 if self.score_signed else (1 << self.score_width) - 1
+        return int_range(self.score_width, self.score_signed)[1]
 
     # ---- clock / reset -------------------------------------------------------------------------------
     def start_clock(self) -> None:
