@@ -433,6 +433,45 @@ def test_report_files_and_pure_rate_bookkeeping(samples, tmp_path):
     assert np.all(np.diff(rc["n_pass"]) <= 0)
 
 
+def test_thresholds_skip_the_zero_bias_the_model_was_trained_on(samples, tmp_path):
+    """model.json records the training file's sha256 and its train/validation ranges; rates start after them on
+    that file only, and the report says so."""
+    import hashlib
+
+    from l1ad.cli.rates import run_rates
+    from l1ad.rates.pipeline import held_out_first_event
+
+    sha = hashlib.sha256(samples["zb_small"].read_bytes()).hexdigest()
+    art = tmp_path / "artifact"
+    art.mkdir()
+    bkg = {"sha256": sha, "train": [0, 25_000], "validation": [25_000, 30_000], "test": [30_000, 40_000]}
+    (art / "model.json").write_text(json.dumps({"data": {"background": bkg}}))
+    first = held_out_first_event(art, [samples["zb_small"], samples["zb_b"]])
+    assert first == [30_000, 0]
+    out = tmp_path / "out"
+    s = run_rates(score_model=StandInModel(), encoding=encoding(), zero_bias=[samples["zb_small"]], signals=[],
+                  targets_khz=(10,), menu_path=None, out=out, reader=reader(), console=False, zb_first=first[:1])
+    assert s.zero_bias.n_events == 10_000
+    assert json.loads((out / "rates.json").read_text())["inputs"]["zero_bias_first_event"] == [30_000]
+    # the chunk plan from event 30,000 on covers exactly the held-out events
+    n = check_files([samples["zb_small"]], reader(), "zero-bias")
+    ref = run_local(plan_chunks([samples["zb_small"]], n, 4_000, [30_000]), emulation(menu=False))
+    assert ref.n_events == 10_000
+    # every event used for training -> one clear error, nothing written
+    bkg.update(train=[0, 35_000], validation=[35_000, 40_000])
+    (art / "model.json").write_text(json.dumps({"data": {"background": bkg}}))
+    with pytest.raises(DataError, match="no zero-bias events left"):
+        run_rates(score_model=StandInModel(), encoding=encoding(), zero_bias=[samples["zb_small"]], signals=[],
+                  targets_khz=(10,), menu_path=None, out=tmp_path / "o2", reader=reader(), console=False,
+                  zb_first=held_out_first_event(art, [samples["zb_small"]]))
+    assert not (tmp_path / "o2").exists()
+    # no provenance: an error when asked for explicitly, nothing skipped otherwise
+    (art / "model.json").write_text(json.dumps({"name": "imported"}))
+    with pytest.raises(DataError, match="data.background"):
+        held_out_first_event(art, [samples["zb_small"]])
+    assert held_out_first_event(art, [samples["zb_small"]], required=False) == [0]
+
+
 # --------------------------------------------------------------------------------------------------------
 # bad inputs: one clear line each
 # --------------------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def vae_artifact(data_dir, tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("vae")
     cfg = _config(tmp, "tiny_vae", {"kind": "vae", "beta": 1.0, "latent_scale": 8},
                   {"background": "zero_bias.h5", "signals": ["ato4l.h5"]}, epochs=4, learning_rate=0.003,
-                  rebalance_before_qat=True)
+                  rebalance_before_qat=True, qat_weight_averaging=True)
     out = tmp / "art"
     assert main(["train", str(cfg), "--data-dir", str(data_dir), "--out", str(out)]) == 0
     return out
@@ -84,6 +84,8 @@ def test_vae_artifact_files_and_model_json(vae_artifact: Path) -> None:
     assert len(meta["data"]["background"]["sha256"]) == 64
     hist = json.loads((vae_artifact / "history.json").read_text())
     assert len(hist["quantized"]["loss"]) == 4 and np.isfinite(hist["quantized"]["loss"]).all()
+    assert np.isfinite(hist["quantized"]["averaged_val_loss"]).all()  # QAT keeps the epoch-averaged weights
+    assert "averaged_val_loss" not in hist["float"]
     assert not list(vae_artifact.parent.glob(".art*"))  # no temporary leftovers
     assert not (vae_artifact.parent / "art.checkpoint").exists()
 
@@ -149,6 +151,54 @@ def test_evaluate_writes_json_and_pngs(vae_artifact, data_dir, tmp_path, cli) ->
         assert res["signals"]["ato4l"][variant]["auc"] == pytest.approx(trained[variant]["auc"], abs=1e-12)
     for png in ("roc.png", "scores.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_weight_averaging_keeps_the_mean_of_the_epoch_weights() -> None:
+    from l1ad import _compat
+    from l1ad.models.base import BuiltModel
+    from l1ad.models.pruning import PruningConfig
+    from l1ad.training.config import TrainingParams
+    from l1ad.training.loop import fit_model
+
+    keras = _compat.keras()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(512, 4)).astype(np.float32)
+    y = (x @ rng.normal(size=(4, 1))).astype(np.float32)
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(1, name="d")(inp))
+    seen: list[list[np.ndarray]] = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append([w.copy() for w in self.model.get_weights()])
+
+    built = BuiltModel("ae", model, trigger_output="d", score="identity", loss="mse")
+    params = TrainingParams(epochs=5, batch_size=64, learning_rate=0.05, early_stopping={"patience": 1})
+    orig = keras.Model.fit
+
+    def fit_with_record(self, *a, **kw):
+        kw["callbacks"] = [Record(), *kw.get("callbacks", [])]
+        return orig(self, *a, **kw)
+
+    keras.Model.fit = fit_with_record
+    try:
+        res = fit_model(built, x, y, x[:128], y[:128], params, PruningConfig(), "avg", average_weights=True)
+    finally:
+        keras.Model.fit = orig
+    assert res.epochs_run == 5 and len(seen) == 5  # no early stopping while averaging
+    mean = [np.mean([s[i] for s in seen], axis=0) for i in range(2)]
+    for got, want in zip(res.model.get_weights(), mean, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(res.model.get_weights()[0], seen[-1][0])
+    assert len(res.history["averaged_val_loss"]) == 1
+
+
+def test_weight_averaging_with_pruning_is_a_config_error(tmp_path, cli) -> None:
+    p = tmp_path / "avg.yaml"
+    p.write_text(yaml.safe_dump({"name": "x", "model": {"kind": "vae"}, "data": {"background": "zb.h5"},
+                                 "pruning": {"sparsity": 0.5}, "training": {"qat_weight_averaging": True}}))
+    code, _, err = cli("train", p)
+    assert code == 2 and err.count("\n") == 1 and "qat_weight_averaging" in err and "0.5" in err
 
 
 def test_bad_config_unknown_key_is_one_line(tmp_path, cli) -> None:

@@ -59,7 +59,7 @@ def demo_stages(out: Path, data: Path, board: str, events: int) -> list[Stage]:
         Stage("build-btag", ("build", "--board", board, "--model", str(btag), "--events", "100000"),
               (str(btag_design / "report.txt"),)),
         Stage("sim-btag", ("sim", str(btag_design), "--events", str(events)), (str(btag_design / "sim_report.json"),)),
-        Stage("rates", ("rates", "--design", str(design), "--zero-bias", str(zb), *sig_args,
+        Stage("rates", ("rates", "--design", str(design), "--held-out-from", str(model), "--zero-bias", str(zb), *sig_args,
                         "--out", str(out / "rates")), (str(out / "rates"),)),
         Stage("abcd", ("abcd", *d, "--out", str(out / "abcd")), (str(out / "abcd"),)),
     ]

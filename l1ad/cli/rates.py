@@ -96,8 +96,12 @@ def run_rates(
     reader: Any = None,
     console: Any = None,
     extra: dict[str, Any] | None = None,
+    zb_first: list[int] | None = None,
 ) -> Any:
-    """Library entry point behind the command (also used by tests): validate, run, report."""
+    """Library entry point behind the command (also used by tests): validate, run, report.
+
+    ``zb_first``: per zero-bias file, the first event used (events before it, e.g. the model's training
+    events, are skipped); default 0."""
     from l1ad.io import atomic_dir
     from l1ad.rates.menu import load_menu
     from l1ad.rates.pipeline import Emulation, Hdf5Reader, check_files, plan_chunks, run_samples_local
@@ -121,15 +125,19 @@ def run_rates(
         raise DataError(f"--signal: file names must be distinct (got {', '.join(names)})")
     menu = load_menu(menu_path) if menu_path else None
     sp = score_precision(score_model)
+    zb_first = [0] * len(zero_bias) if zb_first is None else zb_first
     # exact scores for the top events: at least 2x the loosest target's share of the zero bias
-    n_zb = sum(zb_counts)
+    n_zb = sum(n - f for n, f in zip(zb_counts, zb_first, strict=True))
+    if n_zb <= 0:
+        raise DataError(f"{zero_bias[0]}: no zero-bias events left after skipping the model's training events "
+                        f"(first used event {zb_first[0]} of {zb_counts[0]})")
     need = math.ceil(2 * max(targets) * 1e3 / rate_model.collision_rate_hz * n_zb) + 1024
     emu = Emulation(
         score_model, encoding, menu, menu_on_words, reader,
         hist_shift=shift_for_width(None if sp is None else sp[0]),
         tail_events=max(DEFAULT_TAIL_EVENTS, need),
     )
-    zb_chunks = {ZERO_BIAS: plan_chunks(zero_bias, zb_counts, chunk_size)}
+    zb_chunks = {ZERO_BIAS: plan_chunks(zero_bias, zb_counts, chunk_size, zb_first)}
     sig_chunks = {n: plan_chunks([p], [c], chunk_size) for n, p, c in zip(names, signals, sig_counts, strict=True)}
 
     n_all = n_zb + sum(sig_counts)
@@ -167,6 +175,7 @@ def run_rates(
         meta = {
             "inputs": {
                 "zero_bias": [str(p) for p in zero_bias],
+                "zero_bias_first_event": list(zb_first),
                 "signals": {n: str(p) for n, p in zip(names, signals, strict=True)},
                 "menu": menu_path,
                 "chunk_size": chunk_size,
@@ -219,6 +228,11 @@ def register(app: typer.Typer) -> None:
         total_bunches: int = typer.Option(3564, "--total-bunches", help="Bunch slots per LHC orbit."),
         bunch_crossing_mhz: float = typer.Option(40.08, "--bunch-crossing-mhz", help="Bunch-crossing clock [MHz]."),
         out: Path = typer.Option(Path("out/rates"), "--out", help="Output directory (JSON + PNG)."),
+        held_out_from: Path | None = typer.Option(
+            None, "--held-out-from", help="Model artifact whose training and validation zero-bias events are "
+            "skipped (file matched by sha256, ranges from its model.json; default: the --model artifact)."),
+        all_events: bool = typer.Option(False, "--all-events", help="Use every zero-bias event, also those the "
+                                        "model was trained on."),
     ) -> None:
         """Integer thresholds for target rates (trigger = score > threshold), pure rate vs an L1 menu, signal
         efficiencies; tables on the terminal, rates.json + PNGs in --out.
@@ -226,7 +240,9 @@ def register(app: typer.Typer) -> None:
         Files are streamed in chunks of --chunk-size events (memory ~0.8 kB x chunk size + ~25 MB per worker,
         plus <= ~35 MiB per score histogram: coarse counts + the exact scores of the top events, whatever the
         file size); --scheduler runs the chunks on a Dask cluster (workers must see the files at the same
-        paths) with identical results. Zero bias is processed first (thresholds), then the signals.
+        paths) with identical results. Zero bias is processed first (thresholds), then the signals. Thresholds
+        come from zero bias the model never saw: with --model (or --held-out-from ARTIFACT) the events its
+        training and validation used are skipped (--all-events keeps them).
         """
         from rich.console import Console
 
@@ -265,6 +281,13 @@ def register(app: typer.Typer) -> None:
             from l1ad.rates.menu import load_menu
 
             load_menu(menu_path)  # a bad menu file fails before the model is loaded
+        from l1ad.rates.pipeline import held_out_first_event
+
+        src = held_out_from if held_out_from is not None else model
+        if src is not None and not src.is_dir():
+            raise ModelError(f"{src}: --held-out-from artifact directory not found")
+        zb_first = (None if all_events or src is None
+                    else held_out_first_event(src, list(zero_bias), required=held_out_from is not None))
         score_model = load_score_model(design, model)
         from l1ad.data.encoding import load_encoding
 
@@ -283,6 +306,8 @@ def register(app: typer.Typer) -> None:
             menu_on_words=menu_on_words,
             console=_console(Console),
             extra={"model": {"design": str(design) if design else None,
-                         "artifact": str(model) if model else None}},
+                             "artifact": str(model) if model else None,
+                             "held_out_from": str(src) if zb_first is not None else None}},
+            zb_first=zb_first,
         )
         typer.echo(f"wrote {out}/rates.json and plots")

@@ -283,16 +283,57 @@ def check_files(
 
 
 def plan_chunks(
-    paths: Sequence[str | os.PathLike[str]], counts: Sequence[int], chunk_size: int = DEFAULT_CHUNK_SIZE
+    paths: Sequence[str | os.PathLike[str]],
+    counts: Sequence[int],
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    first: Sequence[int] | None = None,
 ) -> list[Chunk]:
-    """Split files into (file, start, stop) chunks of at most ``chunk_size`` events."""
+    """Split files into (file, start, stop) chunks of at most ``chunk_size`` events, from event ``first[i]``
+    of file i (default 0) to its end."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
+    first = [0] * len(paths) if first is None else first
     return [
         Chunk(str(p), a, min(a + chunk_size, n))
-        for p, n in zip(paths, counts, strict=True)
-        for a in range(0, n, chunk_size)
+        for p, n, f in zip(paths, counts, first, strict=True)
+        for a in range(f, n, chunk_size)
     ]
+
+
+def held_out_first_event(artifact: str | os.PathLike[str], paths: Sequence[str | os.PathLike[str]],
+                         required: bool = True) -> list[int]:
+    """Per zero-bias file, the first event the model artifact did NOT train or validate on.
+
+    ``l1ad train`` takes the first events of its background file for training and validation and records
+    the file's sha256 and the ranges in ``model.json`` (``data.background``); a file with the same sha256
+    starts at the end of the validation range, any other file at 0. An artifact without that record (a model
+    trained elsewhere) is an error if ``required``, else every file starts at 0."""
+    import hashlib
+    import json
+
+    meta_path = Path(artifact) / "model.json"
+    try:
+        data = json.loads(meta_path.read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{meta_path}: cannot read ({e})") from None
+    if not required and "background" not in (data.get("data") or {}):
+        return [0] * len(paths)
+    try:
+        bkg = data["data"]["background"]
+        sha, train, val = bkg["sha256"], bkg["train"], bkg["validation"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{meta_path}: field 'data.background': no training provenance ({e})") from None
+    if train[0] != 0 or val[0] != train[1]:
+        raise DataError(f"{meta_path}: field 'data.background': expected train then validation from event 0 "
+                        f"(value train={train}, validation={val})")
+    first = []
+    for p in paths:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        first.append(int(val[1]) if h.hexdigest() == sha else 0)
+    return first
 
 
 def run_local(chunks: Sequence[Chunk], emu: Emulation, progress: Any = None) -> SampleCounts:

@@ -54,6 +54,9 @@ class TrainingParams(StrictModel):
     rebalance_before_qat: bool = Field(False, description="VAE: power-of-two rebalance of the copied float "
                                        "encoder onto the 6-bit grids before QAT (l1ad.models.rebalance); with "
                                        "model.latent_scale > 1 the kernels use most of their range")
+    qat_weight_averaging: bool = Field(False, description="QAT stage: run all finetune_epochs without early "
+                                       "stopping and keep the mean of the per-epoch weights (stochastic weight "
+                                       "averaging); needs pruning.sparsity 0")
 
 
 class TrainConfig(StrictModel):
@@ -71,6 +74,9 @@ class TrainConfig(StrictModel):
             raise ValueError("a cnn model needs data.jets")
         if self.model.kind != "cnn" and not self.data.background:
             raise ValueError(f"a {self.model.kind} model needs data.background (zero bias)")
+        if self.training.qat_weight_averaging and self.pruning.sparsity > 0:
+            raise ValueError("training.qat_weight_averaging cannot be combined with pruning.sparsity > 0 "
+                             f"(value {self.pruning.sparsity}): averaging would blur the pruning masks")
         return self
 
     def output_dir(self) -> Path:

@@ -62,10 +62,34 @@ def _callbacks(label: str, checkpoint: Path | None, pruned: bool, epochs: int) -
     return cbs
 
 
+def _weight_average() -> Any:
+    keras = _compat.keras()
+
+    class WeightAverage(keras.callbacks.Callback):
+        """Running mean of the weights at the end of every epoch, set on the model when training ends
+        (stochastic weight averaging, Izmailov et al., arXiv:1803.05407). In QAT the float shadow weights
+        random-walk across the quantizer's rounding boundaries; their mean is what gets quantized."""
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            self.n, self.sum = 0, None
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            w = [np.asarray(v, np.float64) for v in self.model.get_weights()]
+            self.sum = w if self.sum is None else [a + b for a, b in zip(self.sum, w, strict=True)]
+            self.n += 1
+
+        def on_train_end(self, logs: Any = None) -> None:
+            if self.n:
+                self.model.set_weights([(a / self.n).astype(np.float32) for a in self.sum])
+
+    return WeightAverage()
+
+
 def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
               params: TrainingParams, pruning: PruningConfig, label: str,
               checkpoint: Path | None = None, epochs: int | None = None,
-              learning_rate: float | None = None) -> FitResult:
+              learning_rate: float | None = None, average_weights: bool = False) -> FitResult:
+    """``average_weights``: run all ``epochs`` (no early stopping) and keep the mean of the per-epoch weights."""
     keras = _compat.keras()
     keras.utils.set_random_seed(params.seed)
     epochs = epochs or params.epochs
@@ -78,7 +102,9 @@ def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
         learning_rate=learning_rate or params.learning_rate)
     model.compile(optimizer=opt, loss=built.loss)
     cbs = _callbacks(label, checkpoint, pruned, epochs) + pruning_callbacks(pruning)
-    if params.early_stopping is not None:
+    if average_weights:
+        cbs.append(_weight_average())
+    elif params.early_stopping is not None:
         cbs.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=params.early_stopping.patience,
             min_delta=params.early_stopping.min_delta, restore_best_weights=True))
@@ -89,4 +115,7 @@ def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
     final = strip_pruning(model) if pruned else model
     n_ep = len(hist.history.get("loss", []))
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    if average_weights:  # the kept (averaged) weights on the validation events
+        ev = final.evaluate(x_val, y_val, batch_size=params.batch_size, verbose=0, return_dict=True)
+        history.update({f"averaged_val_{k}": [float(v)] for k, v in ev.items()})
     return FitResult(final, history, n_ep, dt, len(x) * n_ep / dt if dt > 0 else 0.0)

@@ -147,17 +147,19 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     variants = ([("float", None)] if cfg.training.float_twin else []) + [("quantized", q)]
     for label, qv in variants:
         built = build_model(cfg, qv, n_feat)
-        lr, n_epochs = None, epochs
+        lr, n_epochs, average = None, epochs, False
         if label == "quantized" and "float" in results and cfg.training.init_quantized_from_float:
             _copy_weights(results["float"].model, built.model)
             if built.kind == "vae" and cfg.training.rebalance_before_qat:
                 _rebalance_vae(cfg, results["float"].model, built.model, ds.x[sp.train])
             lr = cfg.training.learning_rate * cfg.training.finetune_lr_factor
             n_epochs = epochs or cfg.training.finetune_epochs
+            average = cfg.training.qat_weight_averaging
         y = _targets(built, ds, q)
         try:
             res = fit_model(built, ds.x[sp.train], y[sp.train], ds.x[sp.val], y[sp.val], cfg.training,
-                            cfg.pruning, f"{cfg.name}/{label}", ckpt_dir / f"{label}.h5", n_epochs, lr)
+                            cfg.pruning, f"{cfg.name}/{label}", ckpt_dir / f"{label}.h5", n_epochs, lr,
+                            average_weights=average)
         except KeyboardInterrupt:
             log.warning("interrupted: no artifact written; last completed epoch saved in %s", ckpt_dir)
             raise
