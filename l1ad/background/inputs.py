@@ -7,7 +7,6 @@ exported networks take exactly the firmware's inputs.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,11 @@ import numpy as np
 
 from l1ad.background.config import DataSection
 from l1ad.errors import DataError
+from l1ad.io import sha256_file
 from l1ad.models.preprocessing import Preprocessing, fit_word_preprocessing
 from l1ad.models.quantizers import BitsQuantizer
 
-__all__ = ["Inputs", "load_words", "prepare_inputs", "sha256"]
+__all__ = ["Inputs", "load_words", "prepare_inputs"]
 
 
 @dataclass
@@ -30,14 +30,6 @@ class Inputs:
     signals: dict[str, np.ndarray]
     preprocessing: Preprocessing
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_words(path: Path, max_events: int, encoding: Any) -> np.ndarray:
@@ -75,7 +67,7 @@ def prepare_inputs(cfg: DataSection, data_dir: Path | None, input_q: BitsQuantiz
                               words[perm[n_train + n_val:]])
     prep = fit_word_preprocessing(w_train, input_q, coverage=cfg.coverage)
     signals = {name: prep.apply(load_words(p, cfg.max_signal_events, encoding)) for name, p in sig_paths.items()}
-    files = {"background": {"path": str(bkg_path), "events_used": n, "sha256": sha256(bkg_path)}}
+    files = {"background": {"path": str(bkg_path), "events_used": n, "sha256": sha256_file(bkg_path)}}
     for name, p in sig_paths.items():
-        files[name] = {"path": str(p), "events_used": len(signals[name]), "sha256": sha256(p)}
+        files[name] = {"path": str(p), "events_used": len(signals[name]), "sha256": sha256_file(p)}
     return Inputs(prep.apply(w_train), prep.apply(w_val), prep.apply(w_test), signals, prep, files)

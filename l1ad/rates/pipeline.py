@@ -308,8 +308,9 @@ def held_out_first_event(artifact: str | os.PathLike[str], paths: Sequence[str |
     the file's sha256 and the ranges in ``model.json`` (``data.background``); a file with the same sha256
     starts at the end of the validation range, any other file at 0. An artifact without that record (a model
     trained elsewhere) is an error if ``required``, else every file starts at 0."""
-    import hashlib
     import json
+
+    from l1ad.io import sha256_file
 
     meta_path = Path(artifact) / "model.json"
     try:
@@ -321,19 +322,12 @@ def held_out_first_event(artifact: str | os.PathLike[str], paths: Sequence[str |
     try:
         bkg = data["data"]["background"]
         sha, train, val = bkg["sha256"], bkg["train"], bkg["validation"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (KeyError, TypeError) as e:
         raise DataError(f"{meta_path}: field 'data.background': no training provenance ({e})") from None
     if train[0] != 0 or val[0] != train[1]:
         raise DataError(f"{meta_path}: field 'data.background': expected train then validation from event 0 "
                         f"(value train={train}, validation={val})")
-    first = []
-    for p in paths:
-        h = hashlib.sha256()
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        first.append(int(val[1]) if h.hexdigest() == sha else 0)
-    return first
+    return [int(val[1]) if sha256_file(p) == sha else 0 for p in paths]
 
 
 def run_local(chunks: Sequence[Chunk], emu: Emulation, progress: Any = None) -> SampleCounts:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -13,6 +12,7 @@ import h5py
 import numpy as np
 
 from l1ad.errors import DataError
+from l1ad.io import sha256_file
 
 __all__ = ["Split", "file_provenance", "load_jets", "load_words", "resolve_data_file", "split_counts",
            "input_fields"]
@@ -37,11 +37,7 @@ def resolve_data_file(name: str | os.PathLike[str], data_dir: str | os.PathLike[
 
 
 def file_provenance(path: Path) -> dict[str, Any]:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return {"path": str(path), "sha256": h.hexdigest(), "bytes": path.stat().st_size}
+    return {"path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 @dataclass(frozen=True)
