@@ -281,6 +281,7 @@ def register(app: typer.Typer) -> None:
             from l1ad.rates.menu import load_menu
 
             load_menu(menu_path)  # a bad menu file fails before the model is loaded
+        score_model = load_score_model(design, model)  # checks --model first, with its own message
         from l1ad.rates.pipeline import held_out_first_event
 
         src = held_out_from if held_out_from is not None else model
@@ -288,7 +289,6 @@ def register(app: typer.Typer) -> None:
             raise ModelError(f"{src}: --held-out-from artifact directory not found")
         zb_first = (None if all_events or src is None
                     else held_out_first_event(src, list(zero_bias), required=held_out_from is not None))
-        score_model = load_score_model(design, model)
         from l1ad.data.encoding import load_encoding
 
         encoding = load_encoding()
