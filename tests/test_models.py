@@ -156,7 +156,9 @@ def test_power_of_two_rebalance_keeps_the_float_function_and_fills_the_weight_gr
     assert np.prod(g) == 8.0 and all(np.log2(x) == round(np.log2(x)) for x in g)
     assert all(w * x <= 3.875 for w, x in zip([1.6, 1.3, 0.6], g, strict=True))
     assert all(a * c <= 32 for a, c in zip([15.0, 14.0], np.cumprod(g)[:-1], strict=True))
-    assert min(w * x for w, x in zip([1.6, 1.3, 0.6], g, strict=True)) > 1.3  # every layer uses > 1/3 of range
+    assert g[0] == 2.0  # the first layer gets the largest factor its limit allows (1.6 x 4 > 3.875)
+    # hidden activations bind (g1 g2 <= 1.6): noise alone would pick [1/2, 2, 8]; the first layer keeps 1
+    assert choose_factors([3.0, 0.8, 0.4], [0.5, 0.2, 0.1], [18.0, 20.0], 8.0, 3.875, 3.875, 32.0) == [1.0, 1.0, 8.0]
     built = build_vae(VaeConfig(), None, latent_scale=1.0)
     trig = built.trigger_model()
     x = np.random.default_rng(0).normal(0, 2, (256, 57)).astype(np.float32)

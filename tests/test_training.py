@@ -68,7 +68,7 @@ def vae_artifact(data_dir, tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("vae")
     cfg = _config(tmp, "tiny_vae", {"kind": "vae", "beta": 1.0, "latent_scale": 8},
                   {"background": "zero_bias.h5", "signals": ["ato4l.h5"]}, epochs=4, learning_rate=0.003,
-                  rebalance_before_qat=True, qat_weight_averaging=True)
+                  rebalance_before_qat=True, qat_weight_averaging=True, init_on_weight_grid=True)
     out = tmp / "art"
     assert main(["train", str(cfg), "--data-dir", str(data_dir), "--out", str(out)]) == 0
     return out
@@ -88,6 +88,19 @@ def test_vae_artifact_files_and_model_json(vae_artifact: Path) -> None:
     assert "averaged_val_loss" not in hist["float"]
     assert not list(vae_artifact.parent.glob(".art*"))  # no temporary leftovers
     assert not (vae_artifact.parent / "art.checkpoint").exists()
+
+
+def test_weights_zero_bias_never_updates_start_on_the_grid_and_survive_quantization(vae_artifact) -> None:
+    # MET eta (input 1) is 0 in every event: its first-layer weights keep their (grid-rounded) initial values
+    art = load_artifact(vae_artifact)
+    w_float = art.float_model.get_layer("enc_dense1").get_weights()[0][1]
+    qlayer = art.trigger_model.get_layer("enc_dense1")
+    w_q = qlayer.get_weights()[0][1]
+    assert np.count_nonzero(w_float) > 8
+    np.testing.assert_array_equal(w_float * 8, np.round(w_float * 8))  # multiples of the 6-bit LSB 1/8
+    np.testing.assert_array_equal(qlayer.kernel_quantizer_internal(w_q).numpy(), w_q)  # quantization: no change
+    gain = w_q[w_float != 0] / w_float[w_float != 0]  # only the rebalance's power-of-two factor (>= 1)
+    assert np.all(gain == gain[0]) and gain[0] >= 1 and np.log2(gain[0]) == round(np.log2(gain[0]))
 
 
 def test_trigger_h5_first_layer_is_input_quantizer_and_preprocessing_exact(vae_artifact, data_dir) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from l1ad import _compat
@@ -24,6 +25,7 @@ __all__ = [
     "custom_objects",
     "dense",
     "input_quantizer",
+    "snap_kernels_to_grid",
 ]
 
 
@@ -111,6 +113,21 @@ def activation(q: QuantConfig | None, name: str) -> Any:
     if q is None:
         return keras.layers.Activation("relu", name=name)
     return _compat.qkeras().QActivation(q.activation.qkeras(), name=name)
+
+
+def snap_kernels_to_grid(model: Any, layer_names: list[str], frac_bits: int) -> None:
+    """Round the (initial) kernels of ``layer_names`` in place to multiples of ``2**-frac_bits``.
+
+    Used on freshly built models with the weight quantizer's ``frac_bits``: a weight that zero bias never
+    updates (the input is 0 in every training event, e.g. a third muon) keeps its random initial value
+    through training, and signals that fill that input see it. Starting on the grid, such a weight is
+    exactly representable, so quantization cannot move it (power-of-two rebalancing by a factor >= 1 keeps
+    it on the grid)."""
+    step = 2.0**-frac_bits
+    for name in layer_names:
+        layer = model.get_layer(name)
+        w = layer.get_weights()
+        layer.set_weights([(np.round(w[0] / step) * step).astype(w[0].dtype), *w[1:]])
 
 
 def custom_objects() -> dict[str, Any]:

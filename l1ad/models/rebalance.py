@@ -22,13 +22,19 @@ __all__ = ["choose_factors", "rebalance_dense_chain"]
 
 def choose_factors(w_max: list[float], b_max: list[float], act_max: list[float], out_scale: float,
                    w_limit: float, b_limit: float, act_limit: float, span: int = 3) -> list[float]:
-    """Powers of two ``g_i`` (product ``out_scale``) minimising sum_i 1 / (w_max_i g_i)^2 (relative weight
-    rounding noise) with no kernel above ``w_limit``, no bias above ``b_limit`` and hidden activations
-    (``act_max``: maxima of the n-1 hidden ReLU outputs) at most ``act_limit``. Falls back to the
-    least-violating choice."""
+    """Powers of two ``g_i`` (product ``out_scale``) with no kernel above ``w_limit``, no bias above
+    ``b_limit`` and hidden activations (``act_max``: maxima of the n-1 hidden ReLU outputs) at most
+    ``act_limit``: the first layer gets the largest factor the limits allow, then the rest minimise
+    sum_i 1 / (w_max_i g_i)^2 (relative weight rounding noise). Falls back to the least-violating choice.
+
+    First layer first: its kernel (57 x 32 for the VAE) holds most weights and, measured by post-training
+    quantization of one layer at a time, does most of the damage; a factor < 1 there also takes weights
+    started on the grid (``snap_kernels_to_grid``) off it. On the default sample (seeds 42-46, several limit
+    settings) the equal-weight choice gave the first layer 1/2 in 7 of 17 trainings; their weight-averaged QAT
+    validation loss had median 45.5, against 35.6 with a factor 1 (float twins 29-31)."""
     n = len(w_max)
     k_out = int(round(np.log2(out_scale)))
-    best: tuple[float, float, list[float]] | None = None
+    best: tuple[float, float, float, list[float]] | None = None
     for ks in itertools.product(range(-span, span + 1), repeat=n - 1):
         g = [2.0**k for k in ks] + [2.0 ** (k_out - sum(ks))]
         cum = np.cumprod(g)
@@ -36,11 +42,11 @@ def choose_factors(w_max: list[float], b_max: list[float], act_max: list[float],
         viol += sum(max(0.0, b * c / b_limit - 1) for b, c in zip(b_max, cum, strict=True))
         viol += sum(max(0.0, a * c / act_limit - 1) for a, c in zip(act_max, cum[:-1], strict=True))
         noise = sum(1.0 / max(w * gi, 1e-12) ** 2 for w, gi in zip(w_max, g, strict=True))
-        key = (viol, noise, g)
-        if best is None or key[:2] < best[:2]:
+        key = (viol, -g[0], noise, g)
+        if best is None or key[:3] < best[:3]:
             best = key
     assert best is not None
-    return best[2]
+    return best[3]
 
 
 def rebalance_dense_chain(model: Any, layer_names: list[str], hidden_outputs: list[np.ndarray],

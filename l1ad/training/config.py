@@ -51,6 +51,9 @@ class TrainingParams(StrictModel):
     finetune_lr_factor: float = Field(0.1, gt=0, le=1, description="QAT fine-tuning learning rate / learning_rate")
     finetune_epochs: int | None = Field(None, ge=1, description="epochs of the quantized (QAT) stage when it "
                                         "fine-tunes the float twin (default: epochs)")
+    init_on_weight_grid: bool = Field(False, description="round the trigger path's initial kernels (float "
+                                      "twin and QAT model) to the weight quantizer's grid, so weights zero bias "
+                                      "never updates survive quantization exactly (l1ad.models.quantizers)")
     rebalance_before_qat: bool = Field(False, description="VAE: power-of-two rebalance of the copied float "
                                        "encoder onto the 6-bit grids before QAT (l1ad.models.rebalance); with "
                                        "model.latent_scale > 1 the kernels use most of their range")

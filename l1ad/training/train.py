@@ -21,7 +21,7 @@ from l1ad.models.base import BuiltModel
 from l1ad.models.btag import build_cnn
 from l1ad.models.preprocessing import Preprocessing, fit_float_scaling, fit_word_preprocessing
 from l1ad.models.pruning import sparsity
-from l1ad.models.quantizers import QuantConfig
+from l1ad.models.quantizers import QuantConfig, snap_kernels_to_grid
 from l1ad.models.rebalance import rebalance_dense_chain
 from l1ad.models.scoring import trigger_scores
 from l1ad.models.vae import build_vae
@@ -146,7 +146,10 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     # fine-tuning), so both share one latent geometry and the comparison isolates what quantization costs
     variants = ([("float", None)] if cfg.training.float_twin else []) + [("quantized", q)]
     for label, qv in variants:
+        tf.keras.utils.set_random_seed(cfg.training.seed)  # initial weights follow training.seed
         built = build_model(cfg, qv, n_feat)
+        if cfg.training.init_on_weight_grid:
+            snap_kernels_to_grid(built.model, _kernel_layers(built), q.weight.frac_bits)
         lr, n_epochs, average = None, epochs, False
         if label == "quantized" and "float" in results and cfg.training.init_quantized_from_float:
             _copy_weights(results["float"].model, built.model)
@@ -215,6 +218,11 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     log.info("artifact written to %s (%.0f s total)", out, time.monotonic() - t_start)
     return out
+
+
+def _kernel_layers(built: BuiltModel) -> list[str]:
+    """Names of the trigger path's layers that have a kernel (what the firmware multiplies by)."""
+    return [lay.name for lay in built.trigger_model().layers if getattr(lay, "kernel", None) is not None]
 
 
 def _rebalance_vae(cfg: TrainConfig, float_model: Any, model: Any, x: np.ndarray) -> None:
