@@ -68,7 +68,8 @@ def vae_artifact(data_dir, tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("vae")
     cfg = _config(tmp, "tiny_vae", {"kind": "vae", "beta": 1.0, "latent_scale": 8},
                   {"background": "zero_bias.h5", "signals": ["ato4l.h5"]}, epochs=4, learning_rate=0.003,
-                  rebalance_before_qat=True, qat_weight_averaging=True, init_on_weight_grid=True)
+                  rebalance_before_qat=True, qat_weight_averaging=True, init_on_weight_grid=True,
+                  clip_float_weights=True)
     out = tmp / "art"
     assert main(["train", str(cfg), "--data-dir", str(data_dir), "--out", str(out)]) == 0
     return out
@@ -85,6 +86,7 @@ def test_vae_artifact_files_and_model_json(vae_artifact: Path) -> None:
     hist = json.loads((vae_artifact / "history.json").read_text())
     assert len(hist["quantized"]["loss"]) == 4 and np.isfinite(hist["quantized"]["loss"]).all()
     assert np.isfinite(hist["quantized"]["averaged_val_loss"]).all()  # QAT keeps the epoch-averaged weights
+    assert np.isfinite(hist["quantized"]["last_val_loss"]).all()  # and reports the last epoch's for comparison
     assert "averaged_val_loss" not in hist["float"]
     assert not list(vae_artifact.parent.glob(".art*"))  # no temporary leftovers
     assert not (vae_artifact.parent / "art.checkpoint").exists()
@@ -204,6 +206,29 @@ def test_weight_averaging_keeps_the_mean_of_the_epoch_weights() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     assert not np.allclose(res.model.get_weights()[0], seen[-1][0])
     assert len(res.history["averaged_val_loss"]) == 1
+
+
+def test_clip_kernels_keeps_the_float_weights_inside_the_range() -> None:
+    from l1ad import _compat
+    from l1ad.models.base import BuiltModel
+    from l1ad.models.pruning import PruningConfig
+    from l1ad.training.config import TrainingParams
+    from l1ad.training.loop import fit_model
+
+    keras = _compat.keras()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(512, 4)).astype(np.float32)
+    y = (x @ np.array([[3.0], [-2.0], [0.5], [0.1]])).astype(np.float32)  # wants weights well beyond 0.75
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(1, name="d")(inp))
+    built = BuiltModel("ae", model, trigger_output="d", score="identity", loss="mse")
+    params = TrainingParams(epochs=10, batch_size=64, learning_rate=0.1, early_stopping=None)
+    res = fit_model(built, x, y, x[:128], y[:128], params, PruningConfig(), "clip", clip_kernels=(["d"], 0.75))
+    w = res.model.get_layer("d").get_weights()[0][:, 0]
+    assert np.abs(w).max() <= 0.75
+    np.testing.assert_array_equal(w[:2], [0.75, -0.75])  # the two large weights sit at the limit
+    assert 0.25 < w[2] < 0.75  # the others train freely (target 0.5)
 
 
 def test_weight_averaging_with_pruning_is_a_config_error(tmp_path, cli) -> None:

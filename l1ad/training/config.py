@@ -54,6 +54,9 @@ class TrainingParams(StrictModel):
     init_on_weight_grid: bool = Field(False, description="round the trigger path's initial kernels (float "
                                       "twin and QAT model) to the weight quantizer's grid, so weights zero bias "
                                       "never updates survive quantization exactly (l1ad.models.quantizers)")
+    clip_float_weights: bool = Field(False, description="float twin: clip the trigger path's kernels to the "
+                                     "weight quantizer's range (+-(2**integer - LSB)) after every step, so float "
+                                     "and quantized networks share the weight range and differ only by the grid")
     rebalance_before_qat: bool = Field(False, description="VAE: power-of-two rebalance of the copied float "
                                        "encoder onto the 6-bit grids before QAT (l1ad.models.rebalance); with "
                                        "model.latent_scale > 1 the kernels use most of their range")

@@ -79,17 +79,38 @@ def _weight_average() -> Any:
             self.n += 1
 
         def on_train_end(self, logs: Any = None) -> None:
+            self.last = self.model.get_weights()
             if self.n:
                 self.model.set_weights([(a / self.n).astype(np.float32) for a in self.sum])
 
     return WeightAverage()
 
 
+def _clip_kernels(layer_names: list[str], limit: float) -> Any:
+    keras = _compat.keras()
+    tf = _compat.tensorflow()
+
+    class ClipKernels(keras.callbacks.Callback):
+        """Clip the kernels of ``layer_names`` to [-limit, limit] after every training step (a float twin kept
+        inside the quantized weight range: the two networks then differ only by the weight grid)."""
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            self.kernels = [self.model.get_layer(n).kernel for n in layer_names]
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            for k in self.kernels:
+                k.assign(tf.clip_by_value(k, -limit, limit))
+
+    return ClipKernels()
+
+
 def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
               params: TrainingParams, pruning: PruningConfig, label: str,
               checkpoint: Path | None = None, epochs: int | None = None,
-              learning_rate: float | None = None, average_weights: bool = False) -> FitResult:
-    """``average_weights``: run all ``epochs`` (no early stopping) and keep the mean of the per-epoch weights."""
+              learning_rate: float | None = None, average_weights: bool = False,
+              clip_kernels: tuple[list[str], float] | None = None) -> FitResult:
+    """``average_weights``: run all ``epochs`` (no early stopping) and keep the mean of the per-epoch weights.
+    ``clip_kernels``: (layer names, limit) whose kernels stay within +-limit (clipped after every step)."""
     keras = _compat.keras()
     keras.utils.set_random_seed(params.seed)
     epochs = epochs or params.epochs
@@ -102,8 +123,11 @@ def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
         learning_rate=learning_rate or params.learning_rate)
     model.compile(optimizer=opt, loss=built.loss)
     cbs = _callbacks(label, checkpoint, pruned, epochs) + pruning_callbacks(pruning)
-    if average_weights:
-        cbs.append(_weight_average())
+    if clip_kernels is not None:
+        cbs.insert(0, _clip_kernels(*clip_kernels))  # before the checkpoint sees the weights
+    averager = _weight_average() if average_weights else None
+    if averager is not None:
+        cbs.append(averager)
     elif params.early_stopping is not None:
         cbs.append(keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=params.early_stopping.patience,
@@ -115,7 +139,11 @@ def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
     final = strip_pruning(model) if pruned else model
     n_ep = len(hist.history.get("loss", []))
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-    if average_weights:  # the kept (averaged) weights on the validation events
-        ev = final.evaluate(x_val, y_val, batch_size=params.batch_size, verbose=0, return_dict=True)
-        history.update({f"averaged_val_{k}": [float(v)] for k, v in ev.items()})
+    if averager is not None:  # kept (averaged) vs last-epoch weights, same validation events and sampling
+        avg = final.get_weights()
+        for kind, w in (("last", averager.last), ("averaged", avg)):
+            final.set_weights(w)
+            keras.utils.set_random_seed(params.seed)
+            ev = final.evaluate(x_val, y_val, batch_size=params.batch_size, verbose=0, return_dict=True)
+            history.update({f"{kind}_val_{k}": [float(v)] for k, v in ev.items()})
     return FitResult(final, history, n_ep, dt, len(x) * n_ep / dt if dt > 0 else 0.0)

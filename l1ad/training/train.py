@@ -158,11 +158,14 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
             lr = cfg.training.learning_rate * cfg.training.finetune_lr_factor
             n_epochs = epochs or cfg.training.finetune_epochs
             average = cfg.training.qat_weight_averaging
+        clip = None
+        if label == "float" and cfg.training.clip_float_weights:
+            clip = (_kernel_layers(built), 2.0**q.weight.integer - 2.0**-q.weight.frac_bits)
         y = _targets(built, ds, q)
         try:
             res = fit_model(built, ds.x[sp.train], y[sp.train], ds.x[sp.val], y[sp.val], cfg.training,
                             cfg.pruning, f"{cfg.name}/{label}", ckpt_dir / f"{label}.h5", n_epochs, lr,
-                            average_weights=average)
+                            average_weights=average, clip_kernels=clip)
         except KeyboardInterrupt:
             log.warning("interrupted: no artifact written; last completed epoch saved in %s", ckpt_dir)
             raise
