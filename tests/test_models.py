@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from l1ad import _compat
-from l1ad.errors import ModelError
+from l1ad.errors import DataError, ModelError
 from l1ad.evaluation.metrics import WORKING_POINTS, btag_metrics, efficiency_at_fpr, rate_to_fpr
 from l1ad.models import fit_word_preprocessing, load_qkeras_model
 from l1ad.models.ae import AeConfig, build_ae
@@ -25,6 +25,23 @@ def _words(n: int = 5000, seed: int = 0) -> np.ndarray:
     eta = rng.integers(-115, 116, (n, 19))
     phi = rng.integers(0, 576, (n, 19))
     return np.stack([pt, eta, phi], axis=2).reshape(n, 57).astype(np.int64)
+
+
+def test_preprocessing_extra_shift_drops_low_bits() -> None:
+    q = BitsQuantizer(bits=8, integer=3)
+    w = _words()
+    base = fit_word_preprocessing(w, q)
+    extra = np.zeros(w.shape[1], np.int64)
+    extra[::3] = 2
+    prep = fit_word_preprocessing(w, q, extra_shift=extra)
+    np.testing.assert_array_equal(prep.offset, base.offset)
+    np.testing.assert_array_equal(prep.shift, base.shift + extra)
+    v = prep.apply(w)
+    np.testing.assert_array_equal(v.astype(np.float64) * 2.0**prep.shift, (w - prep.offset).astype(np.float64))
+    codes = v.astype(np.float64) * 2.0**q.frac_bits
+    assert np.any(codes[:, ::3] != np.round(codes[:, ::3]))  # finer than the grid: the input quantizer rounds
+    with pytest.raises(DataError, match="extra_shift"):
+        fit_word_preprocessing(w, q, extra_shift=-extra)
 
 
 @pytest.mark.parametrize("bits,integer,zoom", [(8, 3, False), (8, 5, True), (10, 4, True), (10, 4, False)])

@@ -75,6 +75,48 @@ def vae_artifact(data_dir, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def vae_coarse_artifact(data_dir, tmp_path_factory) -> Path:
+    from l1ad.cli import main
+
+    tmp = tmp_path_factory.mktemp("vae_coarse")
+    cfg = _config(tmp, "coarse_vae", {"kind": "vae", "beta": 1.0},
+                  {"background": "zero_bias.h5", "signals": ["ato4l.h5"], "drop_lsbs": {"jet": 1, "egamma": 2}},
+                  epochs=2, float_twin=False)
+    out = tmp / "art"
+    assert main(["train", str(cfg), "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    return out
+
+
+def test_dropped_word_bits_are_rounded_by_the_input_quantizer_and_emulated_bit_exactly(vae_coarse_artifact,
+                                                                                       data_dir) -> None:
+    from l1ad import fixedpoint
+
+    art = load_artifact(vae_coarse_artifact)
+    groups = [f["group"] for f in art.meta["input"]["fields"]]
+    shift = np.asarray(art.meta["preprocessing"]["shift"])
+    want = np.array([4 + {"jet": 1, "egamma": 2}.get(g, 0) for g in groups])  # ap_fixed<8,4>: 4 fraction bits
+    np.testing.assert_array_equal(shift, want)
+    assert art.meta["data"]["background"]["drop_lsbs"] == {"jet": 1, "egamma": 2}
+    words = D.load_words(data_dir / "ato4l.h5")
+    v = art.preprocess(words)
+    qv = np.asarray(art.trigger_model.layers[1](v))
+    inside = np.abs(v) < 7.9
+    assert np.count_nonzero(qv[inside] != v[inside]) > 1000  # the quantizer does round the coarsened inputs
+    fp = fixedpoint.FixedPointModel.from_artifact(vae_coarse_artifact)
+    _, _, frac = fp.score_precision
+    raw = np.asarray(fp.predict(words), dtype=np.float64)
+    np.testing.assert_array_equal(raw / 2.0**frac, trigger_scores(art.trigger_model, "sum_squares", v))
+
+
+def test_drop_lsbs_of_an_unknown_group_is_a_config_error(tmp_path, cli) -> None:
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump({"name": "x", "model": {"kind": "vae"},
+                                 "data": {"background": "zb.h5", "drop_lsbs": {"tau": 1}}}))
+    code, _, err = cli("train", p)
+    assert code == 2 and err.count("\n") == 1 and "drop_lsbs" in err and "tau" in err
+
+
 def test_vae_artifact_files_and_model_json(vae_artifact: Path) -> None:
     assert sorted(p.name for p in vae_artifact.iterdir()) == sorted(ARTIFACT_FILES)
     meta = json.loads((vae_artifact / "model.json").read_text())

@@ -3,8 +3,13 @@
 AXOL1TL scales each GT word with one subtraction and one shift, no multipliers
 (github.com/cms-hls4ml/AXOL1TL). Here the shift only moves the binary point, so
 ``v = (word - offset) * 2**-shift`` is exact, and the fit keeps ``shift <= frac_bits`` of the input
-quantizer: every ``v`` lies on the quantizer's grid, the quantizer never rounds (QKeras rounds half-to-even,
-ap_fixed truncates — they would disagree), it only saturates the rare tails outside its range.
+quantizer: every ``v`` lies on the quantizer's grid, the quantizer never rounds, it only saturates the rare
+tails outside its range.
+
+``extra_shift`` drops low word bits on purpose (per input, e.g. one bit of every calorimeter word): then
+``v`` is finer than the grid and the input quantizer rounds it, half to even as QKeras does. The fixed-point
+description carries exactly that (exact ``v``, then the input quantizer's RND_CONV), so the emulator, the
+hls4ml project (its input type holds ``v`` exactly, the quantizer layer rounds) and the RTL all round alike.
 
 For the b-tag CNN (float track features, not GT words) :func:`fit_float_scaling` picks power-of-two scales
 only (offset 0); there the input quantizer does round.
@@ -78,7 +83,7 @@ def _fit_one(lo: int, hi: int, cmin: int, cmax: int, frac_bits: int, zoom: bool)
 
 
 def fit_word_preprocessing(words: np.ndarray, q: BitsQuantizer, coverage: float = 0.999,
-                           zoom: bool = False) -> Preprocessing:
+                           zoom: bool = False, extra_shift: np.ndarray | None = None) -> Preprocessing:
     """Fit integer offsets and shifts on zero-bias words (N, n) so ``coverage`` of each input is in range.
 
     Per input, with [lo, hi] the central ``coverage`` interval of the words: offset 0 if [lo, hi] fits the
@@ -86,7 +91,9 @@ def fit_word_preprocessing(words: np.ndarray, q: BitsQuantizer, coverage: float 
     ``frac_bits`` (one quantizer code per word LSB: the widest exact range); with ``zoom=True`` it is the
     smallest shift that still fits [lo, hi] (larger values, but signal objects harder than zero bias, e.g.
     leptons, then saturate early - measured to cost most of the quantized model's signal efficiency).
-    Words outside the representable range saturate at the quantizer's limits.
+    Words outside the representable range saturate at the quantizer's limits. ``extra_shift`` (per input,
+    >= 0) is added to the fitted shifts: those inputs lose that many low bits (rounded half to even by the
+    input quantizer) and reach ``2**extra_shift`` times further before saturating; offsets are unchanged.
     """
     w = np.asarray(words)
     if w.ndim != 2 or w.shape[0] == 0:
@@ -102,6 +109,11 @@ def fit_word_preprocessing(words: np.ndarray, q: BitsQuantizer, coverage: float 
     shift = np.full(n, q.frac_bits, np.int64)
     for j in range(n):
         offset[j], shift[j] = _fit_one(int(lo[j]), int(hi[j]), cmin, cmax, q.frac_bits, zoom)
+    if extra_shift is not None:
+        extra = np.asarray(extra_shift, dtype=np.int64)
+        if extra.shape != (n,) or np.any(extra < 0):
+            raise DataError(f"preprocessing fit: extra_shift must be {n} integers >= 0, got {extra.tolist()}")
+        shift = shift + extra
     return Preprocessing(offset, shift)
 
 

@@ -29,6 +29,9 @@ class DataConfig(StrictModel):
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     test_fraction: float = Field(0.3, ge=0.0, lt=0.8)
     coverage: float = Field(0.999, gt=0.5, le=1.0, description="fraction of zero bias the input scaling covers")
+    drop_lsbs: dict[Literal["met", "egamma", "muon", "jet"], Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=dict, description="AD models: low bits of the GT words dropped per object group before the "
+        "8-bit input quantizer (which rounds them half to even); each bit doubles the input's LSB and its range")
 
 
 class EarlyStopping(StrictModel):

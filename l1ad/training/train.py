@@ -63,11 +63,13 @@ def _load_ad(cfg: TrainConfig, data_dir: Path | None) -> Dataset:
     n = n_file if cfg.data.max_events is None else min(n_file, cfg.data.max_events)
     split = D.split_counts(n, cfg.data.validation_fraction, cfg.data.test_fraction, str(path))
     words = D.load_words(path, 0, n)
-    prep = fit_word_preprocessing(words[split.train], cfg.quantizers.input, cfg.data.coverage)
+    fields = D.input_fields()
+    extra = np.array([cfg.data.drop_lsbs.get(f["group"], 0) for f in fields], np.int64)
+    prep = fit_word_preprocessing(words[split.train], cfg.quantizers.input, cfg.data.coverage, extra_shift=extra)
     prov = {"background": {**D.file_provenance(path), "events_in_file": n_file, "events_used": n,
                            "train": [0, split.n_train], "validation": [split.val.start, split.val.stop],
-                           "test": [split.test.start, split.test.stop]}}
-    return Dataset(prep.apply(words), None, split, prep, D.input_fields(), prov)
+                           "test": [split.test.start, split.test.stop], "drop_lsbs": dict(cfg.data.drop_lsbs)}}
+    return Dataset(prep.apply(words), None, split, prep, fields, prov)
 
 
 def _load_jets(cfg: TrainConfig, data_dir: Path | None) -> tuple[Dataset, list[str]]:
