@@ -273,6 +273,14 @@ def test_clip_kernels_keeps_the_float_weights_inside_the_range() -> None:
     assert 0.25 < w[2] < 0.75  # the others train freely (target 0.5)
 
 
+def test_clip_float_weights_with_pruning_is_a_config_error(tmp_path, cli) -> None:
+    p = tmp_path / "clip.yaml"
+    p.write_text(yaml.safe_dump({"name": "x", "model": {"kind": "vae"}, "data": {"background": "zb.h5"},
+                                 "pruning": {"sparsity": 0.3}, "training": {"clip_float_weights": True}}))
+    code, _, err = cli("train", p)
+    assert code == 2 and err.count("\n") == 1 and "clip_float_weights" in err and "0.3" in err
+
+
 def test_weight_averaging_with_pruning_is_a_config_error(tmp_path, cli) -> None:
     p = tmp_path / "avg.yaml"
     p.write_text(yaml.safe_dump({"name": "x", "model": {"kind": "vae"}, "data": {"background": "zb.h5"},

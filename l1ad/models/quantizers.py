@@ -46,6 +46,11 @@ class BitsQuantizer(StrictModel):
     def frac_bits(self) -> int:
         return self.bits - self.integer - int(self.signed)
 
+    @property
+    def max_value(self) -> float:
+        """Largest representable value, ``2**integer - 2**-frac_bits``."""
+        return 2.0**self.integer - 2.0**-self.frac_bits
+
     def qkeras(self) -> Any:
         qk = _compat.qkeras()
         return qk.quantized_bits(self.bits, self.integer, keep_negative=self.signed, alpha=1)

@@ -30,8 +30,8 @@ def choose_factors(w_max: list[float], b_max: list[float], act_max: list[float],
     First layer first: its kernel (57 x 32 for the VAE) holds most weights and, measured by post-training
     quantization of one layer at a time, does most of the damage; a factor < 1 there also takes weights
     started on the grid (``snap_kernels_to_grid``) off it. In 17 trainings on the default sample (seeds
-    42-46, several limit settings) the QAT runs whose first layer got 1/2 ended at a median weight-averaged
-    validation loss of 45.5, against 35.6 for a factor 1 (float twins 29-31)."""
+    42-46, several limit settings, float twins not yet clipped to the weight range) the QAT runs whose first
+    layer got 1/2 ended at a median weight-averaged validation loss of 45.5, against 35.6 for a factor 1."""
     n = len(w_max)
     k_out = int(round(np.log2(out_scale)))
     best: tuple[float, float, float, list[float]] | None = None

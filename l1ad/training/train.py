@@ -162,7 +162,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
             average = cfg.training.qat_weight_averaging
         clip = None
         if label == "float" and cfg.training.clip_float_weights:
-            clip = (_kernel_layers(built), 2.0**q.weight.integer - 2.0**-q.weight.frac_bits)
+            clip = (_kernel_layers(built), q.weight.max_value)
         y = _targets(built, ds, q)
         try:
             res = fit_model(built, ds.x[sp.train], y[sp.train], ds.x[sp.val], y[sp.val], cfg.training,
@@ -243,8 +243,7 @@ def _rebalance_vae(cfg: TrainConfig, float_model: Any, model: Any, x: np.ndarray
     outs = outs if isinstance(outs, list) else [outs]
     names = [f"enc_dense{i + 1}" for i in range(n_hidden)] + ["z_mean"]
     g = rebalance_dense_chain(model, names, outs, m.latent_scale,
-                              w_limit=2.0**q.weight.integer - 2.0**-q.weight.frac_bits,
-                              b_limit=2.0**q.bias.integer - 2.0**-q.bias.frac_bits,
+                              w_limit=q.weight.max_value, b_limit=q.bias.max_value,
                               act_limit=2.0**q.activation.integer / 2)
     # z_log_var reads the last hidden layer, which now carries the gain g_1 ... g_{n-1}
     lv = model.get_layer("z_log_var")
