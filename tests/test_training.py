@@ -273,20 +273,13 @@ def test_clip_kernels_keeps_the_float_weights_inside_the_range() -> None:
     assert 0.25 < w[2] < 0.75  # the others train freely (target 0.5)
 
 
-def test_clip_float_weights_with_pruning_is_a_config_error(tmp_path, cli) -> None:
-    p = tmp_path / "clip.yaml"
+@pytest.mark.parametrize("option,sparsity", [("clip_float_weights", 0.3), ("qat_weight_averaging", 0.5)])
+def test_option_with_pruning_is_a_config_error(tmp_path, cli, option: str, sparsity: float) -> None:
+    p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump({"name": "x", "model": {"kind": "vae"}, "data": {"background": "zb.h5"},
-                                 "pruning": {"sparsity": 0.3}, "training": {"clip_float_weights": True}}))
+                                 "pruning": {"sparsity": sparsity}, "training": {option: True}}))
     code, _, err = cli("train", p)
-    assert code == 2 and err.count("\n") == 1 and "clip_float_weights" in err and "0.3" in err
-
-
-def test_weight_averaging_with_pruning_is_a_config_error(tmp_path, cli) -> None:
-    p = tmp_path / "avg.yaml"
-    p.write_text(yaml.safe_dump({"name": "x", "model": {"kind": "vae"}, "data": {"background": "zb.h5"},
-                                 "pruning": {"sparsity": 0.5}, "training": {"qat_weight_averaging": True}}))
-    code, _, err = cli("train", p)
-    assert code == 2 and err.count("\n") == 1 and "qat_weight_averaging" in err and "0.5" in err
+    assert code == 2 and err.count("\n") == 1 and option in err and str(sparsity) in err
 
 
 def test_bad_config_unknown_key_is_one_line(tmp_path, cli) -> None:

@@ -83,12 +83,11 @@ class TrainConfig(StrictModel):
             raise ValueError("a cnn model needs data.jets")
         if self.model.kind != "cnn" and not self.data.background:
             raise ValueError(f"a {self.model.kind} model needs data.background (zero bias)")
-        if self.training.clip_float_weights and self.pruning.sparsity > 0:
-            raise ValueError("training.clip_float_weights cannot be combined with pruning.sparsity > 0 "
-                             f"(value {self.pruning.sparsity}): the pruning wrappers hide the kernels it clips")
-        if self.training.qat_weight_averaging and self.pruning.sparsity > 0:
-            raise ValueError("training.qat_weight_averaging cannot be combined with pruning.sparsity > 0 "
-                             f"(value {self.pruning.sparsity}): averaging would blur the pruning masks")
+        for option, why in (("clip_float_weights", "the pruning wrappers hide the kernels it clips"),
+                            ("qat_weight_averaging", "averaging would blur the pruning masks")):
+            if getattr(self.training, option) and self.pruning.sparsity > 0:
+                raise ValueError(f"training.{option} cannot be combined with pruning.sparsity > 0 "
+                                 f"(value {self.pruning.sparsity}): {why}")
         return self
 
     def output_dir(self) -> Path:

@@ -150,8 +150,9 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     for label, qv in variants:
         tf.keras.utils.set_random_seed(cfg.training.seed)  # initial weights follow training.seed
         built = build_model(cfg, qv, n_feat)
+        kernel_layers = _kernel_layers(built)
         if cfg.training.init_on_weight_grid:
-            snap_kernels_to_grid(built.model, _kernel_layers(built), q.weight.frac_bits)
+            snap_kernels_to_grid(built.model, kernel_layers, q.weight.frac_bits)
         lr, n_epochs, average = None, epochs, False
         if label == "quantized" and "float" in results and cfg.training.init_quantized_from_float:
             _copy_weights(results["float"].model, built.model)
@@ -162,7 +163,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
             average = cfg.training.qat_weight_averaging
         clip = None
         if label == "float" and cfg.training.clip_float_weights:
-            clip = (_kernel_layers(built), q.weight.max_value)
+            clip = (kernel_layers, q.weight.max_value)
         y = _targets(built, ds, q)
         try:
             res = fit_model(built, ds.x[sp.train], y[sp.train], ds.x[sp.val], y[sp.val], cfg.training,
