@@ -1,9 +1,15 @@
-"""The l1ad exception family. The CLI turns any :class:`L1adError` into one line on stderr and exit code 2."""
+"""The l1ad exception family. The CLI turns any :class:`L1adError` into one line on stderr and its ``exit_code``.
+
+Exit codes are verdicts: 0 = done and every check passed; 1 = a check failed (:class:`CheckFailed`: a
+bit-exactness mismatch, a latency over budget, an acceptance not met); 2 = bad input or usage (every other
+:class:`L1adError`); 130 = interrupted.
+"""
 
 from __future__ import annotations
 
 __all__ = [
     "BuildError",
+    "CheckFailed",
     "ConfigError",
     "DataError",
     "L1adError",
@@ -17,6 +23,13 @@ class L1adError(Exception):
     """Base class: a problem with the user's input or environment, reported as one clear line."""
 
     exit_code = 2
+
+
+class CheckFailed(L1adError):
+    """The command ran to the end but one of its checks failed (exit code 1); outputs are still written
+    where they document the failure (e.g. report.json naming the first mismatching event)."""
+
+    exit_code = 1
 
 
 class ConfigError(L1adError):
