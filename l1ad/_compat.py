@@ -14,14 +14,63 @@ Every l1ad module that needs TensorFlow, QKeras or hls4ml calls :func:`tensorflo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from types import ModuleType
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __all__ = ["hls4ml", "keras", "qkeras", "tensorflow"]
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Hold back what TensorFlow's C++ runtime writes to file descriptor 2 while it is imported.
+
+    TF 2.21 logs through absl before ``absl::InitializeLog()`` (oneDNN, CUDA-stub lines), which
+    ``TF_CPP_MIN_LOG_LEVEL`` does not reach, so every command that loads TensorFlow would print ~6 lines
+    before l1ad's own. The text is captured into a temporary file and dropped, or replayed on stderr if the
+    import fails or ``L1AD_DEBUG``/``L1AD_TF_LOGS`` is set."""
+    if os.environ.get("L1AD_DEBUG") or os.environ.get("L1AD_TF_LOGS"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded interpreter): nothing to hold back
+        yield
+        return
+    with tempfile.TemporaryFile() as cap:
+        os.dup2(cap.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if failed:
+                cap.seek(0)
+                sys.stderr.write(cap.read().decode(errors="replace"))
+
+
+def _quiet_python_logs() -> None:
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.WARNING)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.WARNING)
+    except ImportError:  # pragma: no cover - absl comes with TensorFlow
+        pass
 
 
 def _alias_keras_to_tf_keras() -> ModuleType:
@@ -35,26 +84,33 @@ def tensorflow() -> ModuleType:
     """TensorFlow with the legacy (Keras 2) ``tf.keras``."""
     if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
         raise RuntimeError("TensorFlow was imported before l1ad._compat set TF_USE_LEGACY_KERAS=1")
-    import tensorflow as tf
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with _native_stderr_quiet():
+        import tensorflow as tf
 
+        _quiet_python_logs()
     return tf
 
 
 def keras() -> ModuleType:
     """Keras 2 (the ``tf_keras`` package), also registered as ``keras`` for hls4ml/QKeras."""
     tensorflow()
-    return _alias_keras_to_tf_keras()
+    with _native_stderr_quiet():
+        return _alias_keras_to_tf_keras()
 
 
 def qkeras() -> ModuleType:
     keras()
-    import qkeras as qk
+    with _native_stderr_quiet():
+        import qkeras as qk
 
     return qk
 
 
 def hls4ml() -> ModuleType:
     keras()
-    import hls4ml as h
+    with _native_stderr_quiet():
+        import hls4ml as h
 
     return h
