@@ -1,11 +1,13 @@
 """Atomic output helpers: write to a temporary path beside the target, rename when complete.
 
-A crash, an error or Ctrl-C therefore never leaves a half-written file or directory in place of a good one.
+A crash, an error or Ctrl-C therefore never leaves a half-written file or directory in place of a good one,
+and two processes writing the same output replace it whole, one after the other.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_dir", "atomic_file", "sha256_file", "write_json"]
+__all__ = ["StagedDir", "atomic_dir", "atomic_file", "new_outputs_removed_on_failure", "sha256_file", "write_json"]
 
 
 @contextlib.contextmanager
@@ -37,26 +39,93 @@ def atomic_file(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
         raise
 
 
+class StagedDir:
+    """A fresh temporary directory beside ``target``, swapped in as a whole by :meth:`commit`.
+
+    The swap holds an exclusive ``flock`` on the parent directory, so concurrent writers of the same output
+    (two builds, two generations) each replace it whole, one after the other, and never see each other's
+    half-moved state; the previous version is moved to a unique hidden name and removed after the swap.
+    :meth:`discard` (or garbage after a crash) leaves ``target`` untouched.
+    """
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self.target = Path(target)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        self.path.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the result should look like a normal mkdir
+        self.done = False
+
+    def commit(self, target: str | os.PathLike[str] | None = None) -> Path:
+        """Replace ``target`` (default: the one given at creation; it must be in the same directory)."""
+        dest = Path(target) if target is not None else self.target
+        if dest.resolve().parent != self.path.resolve().parent:
+            raise ValueError(f"{dest}: a staged directory commits only beside itself ({self.path.parent})")
+        with _dir_lock(dest.parent):
+            old = None
+            if dest.exists() or dest.is_symlink():
+                old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=dest.parent))
+                os.replace(dest, old / "d")
+            os.replace(self.path, dest)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        self.done = True
+        return dest
+
+    def discard(self) -> None:
+        if not self.done:
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.done = True
+
+    def __enter__(self) -> StagedDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()  # no-op after commit
+
+
+@contextlib.contextmanager
+def _dir_lock(directory: Path) -> Iterator[None]:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh temporary directory beside ``path``; on success it replaces ``path`` as a whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the result should look like a normal mkdir
+    with StagedDir(path) as staged:
+        yield staged.path
+        staged.commit()
+
+
+@contextlib.contextmanager
+def new_outputs_removed_on_failure(*paths: str | os.PathLike[str]) -> Iterator[None]:
+    """If the block fails or is interrupted, remove what it created under ``paths`` (directories it made and
+    entries that were not there before), so a failed or Ctrl-C'd command leaves nothing behind. Entries that
+    existed before are left as they were (they are replaced only through atomic renames)."""
+    before: dict[Path, set[str] | None] = {}
+    for p in map(Path, paths):
+        before[p] = set(os.listdir(p)) if p.is_dir() else None
     try:
-        yield tmp
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old.{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        yield
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for p, had in before.items():
+            if not p.is_dir():
+                continue
+            if had is None:
+                shutil.rmtree(p, ignore_errors=True)
+                continue
+            for name in set(os.listdir(p)) - had:
+                q = p / name
+                if q.is_dir() and not q.is_symlink():
+                    shutil.rmtree(q, ignore_errors=True)
+                else:
+                    q.unlink(missing_ok=True)
         raise
 
 

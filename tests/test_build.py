@@ -11,7 +11,6 @@ from fw_helpers import cnn_model, qmodel, write_artifact
 
 from l1ad.errors import BuildError
 from l1ad.firmware import load_design
-from l1ad.firmware import rtl as rtl_mod
 
 
 @pytest.fixture(scope="module")
@@ -58,14 +57,18 @@ def test_design_json_contract(built):
     assert not re.search(r"multiplier #\(\d", "".join(p.read_text() for p in des.source_paths))  # squares in LUTs
 
 
+def _tree(d):
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
 def test_verilog_reproducible_and_failed_build_keeps_previous(built, artifact, monkeypatch):
     from l1ad.firmware.build import build
 
     first = built / "fw" / "toy-vu13p"
-    before = {p.name: p.read_bytes() for p in sorted(first.rglob("*")) if p.is_file()}
-    # same inputs -> byte-identical Verilog (emulator comes from the cache)
+    before = _tree(first)
+    # same inputs -> byte-identical Verilog (the RTL harness comes from the cache: same sources)
     rep = build(artifact, "vu13p", out_root=built / "fw2", hls_root=built / "hls2", events=2000, hls=False)
-    assert rep["da4ml"]["emulator_cached"] is True
+    assert rep["rtl"]["emulator_cached"] is True
     second = built / "fw2" / "toy-vu13p"
     for v in sorted((first / "rtl").glob("*.v")):
         assert (second / "rtl" / v.name).read_bytes() == v.read_bytes(), v.name
@@ -74,12 +77,93 @@ def test_verilog_reproducible_and_failed_build_keeps_previous(built, artifact, m
     def boom(*a, **k):
         raise BuildError("simulated failure in the Verilator stage")
 
-    monkeypatch.setattr(rtl_mod, "compile_emulator", boom)
+    import l1ad.verification.rtl_emulator as rtlemu
+
+    monkeypatch.setattr(rtlemu, "compile_rtl_emulator", boom)
     with pytest.raises(BuildError, match="simulated"):
-        build(artifact, "vu13p", out_root=built / "fw", hls_root=built / "hls", events=1000, hls=False)
-    after = {p.name: p.read_bytes() for p in sorted(first.rglob("*")) if p.is_file()}
-    assert after == before
-    assert not [p for p in (built / "fw").iterdir() if p.name.startswith(".")]  # no temp dirs left behind
+        build(artifact, "vu13p", out_root=built / "fw", hls_root=built / "hls", events=1000)
+    assert _tree(first) == before
+    for root in (built / "fw", built / "hls"):  # no temp dirs or .failed dirs left behind by an error
+        assert not [p.name for p in root.iterdir() if p.name.startswith(".") or p.name.endswith(".failed")]
+
+
+def test_shipped_rtl_is_what_build_checks(built):
+    """The "verilator" column is the shipped rtl/ files (trigger wrapper included), hashed into report.json."""
+    from l1ad.verification.rtl_emulator import sources_digest
+
+    d = built / "fw" / "toy-vu13p"
+    rep = json.loads((d / "report.json").read_text())
+    des = load_design(d)
+    assert rep["rtl"]["sources"] == sources_digest(d, des.sources)
+    assert f"rtl/{des.top}.v" in rep["rtl"]["sources"]["files"] and rep["rtl"]["top"] == des.top
+    assert rep["rtl"]["latency_cycles_measured"] == des.latency_cycles == rep["latency_cycles"]
+    assert rep["passed"] and all(c["passed"] for c in rep["checks"])
+    # every shipped file is listed; nothing but the listed sources under rtl/
+    assert sorted(str(p.relative_to(d)) for p in (d / "rtl").iterdir()) == sorted(des.sources)
+
+
+def test_emulator_off_by_one_lsb_fails_build_keeps_previous_design(built, artifact, monkeypatch, capsys):
+    """Fault injection (a): one emulator score off by one LSB -> exit 1; report.json (in <design>.failed/) names
+    the pair and the first offending event with its input words; the previous good design is untouched."""
+    from l1ad.cli import main
+    from l1ad.fixedpoint import FixedPointModel
+
+    real = FixedPointModel.predict
+    bad_event = 1234
+
+    def off_by_one(self, words, *a, **k):
+        s = real(self, words, *a, **k)
+        if len(s) > bad_event:
+            s = s.copy()
+            s[bad_event] += 1
+        return s
+
+    first = built / "fw" / "toy-vu13p"
+    hls = built / "hls" / "toy-vu13p"
+    before, hls_before = _tree(first), _tree(hls)
+    monkeypatch.setattr(FixedPointModel, "predict", off_by_one)
+    code = main(["build", "--board", "vu13p", "--model", str(artifact), "--out", str(built / "fw"),
+                 "--hls-dir", str(built / "hls"), "--events", "5000"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.count("\n") == 1 and "emulator" in err and f"first at event {bad_event}" in err
+    assert _tree(first) == before and _tree(hls) == hls_before
+    failed = built / "fw" / "toy-vu13p.failed"
+    rep = json.loads((failed / "report.json").read_text())
+    assert rep["passed"] is False and rep["previous_design_kept"] == str(first)
+    bad = [p for p in rep["bitexact"] if p["mismatches"]]
+    assert {(p["a"], p["b"]) for p in bad} == {("qkeras", "emulator"), ("emulator", "hls4ml_csim"), ("emulator", "verilator")}
+    fp = FixedPointModel.load(failed / "fixedpoint.json")
+    for p in bad:
+        fm = p["first_mismatch"]
+        assert p["mismatches"] == 1 and fm["event"] == bad_event and len(fm["words"]) == fp.n_inputs
+        assert fm["emulator"] == real(fp, np.asarray([fm["words"]]))[0] + 1  # the words reproduce the event
+    # a good build afterwards replaces the design and clears the stale .failed evidence
+    monkeypatch.setattr(FixedPointModel, "predict", real)
+    assert main(["build", "--board", "vu13p", "--model", str(artifact), "--out", str(built / "fw"),
+                 "--hls-dir", str(built / "hls"), "--events", "2000", "--no-hls"]) == 0
+    assert not failed.exists()
+
+
+def test_latency_over_budget_fails_build(artifact, tmp_path, cli):
+    code, _, err = cli("build", "--board", "vu13p", "--model", artifact, "--out", tmp_path / "fw",
+                       "--hls-dir", tmp_path / "hls", "--events", "500", "--no-hls", "--budget-ns", "5")
+    assert code == 1 and "budget 5 ns" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "fw" / "toy-vu13p").exists()
+    rep = json.loads((tmp_path / "fw" / "toy-vu13p.failed" / "report.json").read_text())
+    assert [c["check"] for c in rep["checks"] if not c["passed"]] == ["latency_budget"]
+
+
+def test_compare_pairs_short_output_is_a_mismatch():
+    """Fault injection (d): an implementation returning one event too few mismatches on the missing event."""
+    from l1ad.firmware.report import compare_pairs
+
+    words = np.arange(40).reshape(10, 4)
+    full = np.arange(10)
+    rows = compare_pairs({"a": full, "b": full[:-1]}, words)
+    assert rows[0]["mismatches"] == 1 and rows[0]["events"] == 10
+    assert rows[0]["first_mismatch"] == {"event": 9, "a": 9, "b": None, "words": [36, 37, 38, 39]}
+    assert compare_pairs({"a": full, "b": full.copy()}, words)[0]["mismatches"] == 0
 
 
 def test_unknown_board_lists_known(cli, artifact, tmp_path):
@@ -108,10 +192,14 @@ def test_rtl_trace_matches_emulator_on_rounding_traps(tmp_path):
     m = qmodel(n_in=6, hidden=(4,), n_out=2, in_q=(8, 5), act=(4, 4), symmetric_input=True, seed=5)
     fp = FixedPointModel.from_keras(m, {"offset": [3] * 6, "shift": [4] * 6}, "sum_squares",
                                     [InputField(f"w{i}", 9, True) for i in range(6)])
-    comb, n = rtl_mod.trace_model(fp)
-    emu, _ = rtl_mod.compile_emulator(comb, n, "traps_net", "xcvu13p-flga2577-2-e", 4.1667, 4)
+    from l1ad.firmware.build import write_design
+    from l1ad.verification.rtl_emulator import compile_rtl_emulator
+
+    d = tmp_path / "traps"
+    d.mkdir()
+    write_design(fp, d, d, "traps_trigger", "traps_net", "xcvu13p-flga2577-2-e", 4.1667, 4, 50.0)
     words = fp.random_words(30_000, seed=7)
-    assert np.array_equal(emu.predict(words, False), fp.predict(words))
+    assert np.array_equal(compile_rtl_emulator(d).predict(words), fp.predict(words))
 
 
 def test_cnn_builds_bit_exact(tmp_path):

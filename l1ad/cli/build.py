@@ -25,8 +25,14 @@ def register(app: typer.Typer) -> None:
             "default random valid words."
         ),
         no_hls: bool = typer.Option(False, "--no-hls", help="Skip the hls4ml project and its C simulation."),
+        budget_ns: float = typer.Option(None, "--budget-ns", help="Latency budget in ns [configs/sim.yaml: 50]."),
     ) -> None:
-        """Build the firmware for BOARD from a model artifact, check it bit-exact and report latency/resources."""
+        """Build the firmware for BOARD from a model artifact, check it bit-exact and report latency/resources.
+
+        Checks: QKeras = NumPy emulator = hls4ml C-sim = the shipped Verilog (Verilator, trigger wrapper included)
+        on the reference events, the RTL's measured latency = the design's, latency <= budget. Exit 0 when all
+        pass (outputs committed), 1 when a check fails (evidence in <out>/<model>-<board>.failed/, the previous
+        design untouched), 2 on bad input (nothing written), 130 when interrupted (nothing written)."""
         import sys
 
         from l1ad.firmware.boards import get_board
@@ -34,7 +40,8 @@ def register(app: typer.Typer) -> None:
 
         get_board(board)  # unknown board -> error listing the known ones, before any work
         cmd = ["l1ad", *sys.argv[1:]] if sys.argv and "l1ad" in Path(sys.argv[0]).name else None
-        rep = build(model, board, clock_mhz, out, hls_dir, events, data, hls=not no_hls, command=cmd)
+        rep = build(model, board, clock_mhz, out, hls_dir, events, data, hls=not no_hls, command=cmd,
+                    budget_ns=budget_ns)
         res = rep["resources"]
         typer.echo(
             f"{out / (rep['model'] + '-' + board)}: latency {rep['latency_cycles']} cycles = {rep['latency_ns']:.1f} ns "

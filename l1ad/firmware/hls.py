@@ -101,9 +101,13 @@ def score_from_outputs(fp: FixedPointModel, out: np.ndarray, xq: np.ndarray | No
 
 
 def build_hls(
-    fp: FixedPointModel, model: Any, words: np.ndarray, project_dir: Path, part: str, clock_period_ns: float, name: str
+    fp: FixedPointModel, model: Any, words: np.ndarray, project_dir: Path, part: str, clock_period_ns: float, name: str,
+    final_dir: Path | None = None,
 ) -> HlsResult:
-    """Convert, write and compile the hls4ml project into ``project_dir`` (atomically) and C-simulate ``words``."""
+    """Convert, write and compile the hls4ml project into ``project_dir`` (atomically) and C-simulate ``words``.
+
+    ``final_dir``: where the project will live once the caller commits it (default ``project_dir``); the
+    project's scripts and configs name that path."""
     import time
 
     hls4ml = _compat.hls4ml()
@@ -141,7 +145,7 @@ def build_hls(
         else:
             note = "vitis_hls not on PATH: C synthesis skipped (RTL flow continues)"
         shutil.rmtree(tmp / "__pycache__", ignore_errors=True)
-        final = str(Path(project_dir).resolve())
+        final = str(Path(final_dir if final_dir is not None else project_dir).resolve())
         for f in tmp.rglob("*"):  # the project must name its final location, not the temporary one
             if f.is_file() and f.suffix in (".yml", ".tcl", ".sh", ".json", ".cfg"):
                 text = f.read_text(errors="replace")

@@ -14,16 +14,25 @@ __all__ = ["compare_pairs", "render_text", "tool_versions"]
 def compare_pairs(results: dict[str, np.ndarray], words: np.ndarray) -> list[dict[str, Any]]:
     """Every pair of implementations: events compared, mismatches, first mismatch with its input words."""
     out = []
+    n_ref = len(words)
     for a, b in itertools.combinations(list(results), 2):
-        ra, rb = np.asarray(results[a]), np.asarray(results[b])
-        n = min(len(ra), len(rb))
-        bad = np.flatnonzero(ra[:n] != rb[:n])
-        row: dict[str, Any] = {"a": a, "b": b, "events": int(n), "mismatches": int(len(bad))}
+        ra, rb = np.asarray(results[a]).reshape(-1), np.asarray(results[b]).reshape(-1)
+        n = max(len(ra), len(rb), n_ref)  # an output short of events mismatches on every missing one
+        m = min(len(ra), len(rb))
+        bad = np.concatenate([np.flatnonzero(ra[:m] != rb[:m]), np.arange(m, n)])
+        row: dict[str, Any] = {"a": a, "b": b, "events": int(n), "mismatches": int(len(bad)),
+                               "lengths": {a: int(len(ra)), b: int(len(rb))}}
         if len(bad):
             i = int(bad[0])
-            row["first_mismatch"] = {"event": i, a: int(ra[i]), b: int(rb[i]), "words": [int(v) for v in words[i]]}
+            row["first_mismatch"] = {"event": i, a: _at(ra, i), b: _at(rb, i),
+                                     "words": [int(v) for v in words[i]] if i < n_ref else None}
         out.append(row)
     return out
+
+
+def _at(r: np.ndarray, i: int) -> int | None:
+    """The value at event ``i``, or None where the output has no such event (it is short)."""
+    return int(r[i]) if i < len(r) else None
 
 
 def tool_versions() -> dict[str, str]:
@@ -50,6 +59,8 @@ def render_text(r: dict[str, Any]) -> str:
         f"DSPs           {res['dsps']} ({res['dsps_pct']:.2f} %)",
         f"score          {r['score']['type']} {r['score']['precision']}",
         "",
+        f"verdict        {'PASS' if r.get('passed', r.get('all_bitexact')) else 'FAIL'}",
+        "",
         "bit-exactness (events / mismatches):",
     ]
     for p in r["bitexact"]:
@@ -57,6 +68,11 @@ def render_text(r: dict[str, Any]) -> str:
         if "first_mismatch" in p:
             fm = p["first_mismatch"]
             lines.append(f"      first mismatch event {fm['event']}: {p['a']}={fm[p['a']]} {p['b']}={fm[p['b']]}")
+    failed = [c for c in r.get("checks", []) if not c["passed"]]
+    if failed:
+        lines += ["", "failed checks:"] + [f"  {c['check']}: {c['message']}" for c in failed]
+    if r.get("rtl", {}).get("sources"):
+        lines += ["", f"shipped RTL sha256 {r['rtl']['sources']['sha256']} ({len(r['rtl']['sources']['files'])} files)"]
     lines += ["", "overflow/saturation counts on the reference events:"]
     for k, v in r["overflow"].items():
         lines.append(f"  {k:<20} {v}")

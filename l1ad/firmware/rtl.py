@@ -10,10 +10,8 @@ the network as 30-bit chunks (da4ml's Verilator emulator passes int32 words); th
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import math
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,17 +32,11 @@ from l1ad.fixedpoint.types import (
     Quantize,
     Relu,
 )
-from l1ad.io import atomic_dir
 
-__all__ = ["NetRTL", "cache_dir", "compile_emulator", "latency_cutoff_for", "trace_model", "write_net"]
+__all__ = ["NetRTL", "latency_cutoff_for", "trace_model", "write_net"]
 
 log = logging.getLogger(__name__)
 CHUNK = 30
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("L1AD_CACHE_DIR")
-    return Path(base) if base else Path(__file__).resolve().parents[2] / ".cache" / "l1ad"
 
 
 # ------------------------------------------------------------------------------------------------ tracing
@@ -242,80 +234,3 @@ def write_net(comb: Any, n_chunks: int, module: str, out_dir: Path, part: str, c
         latency_cutoff=int(m._latency_cutoff),
         comb_latency=float(max(comb.out_latency) if hasattr(comb, "out_latency") else 0.0),
     )
-
-
-# ------------------------------------------------------------------------------------------------ emulator
-class NetEmulator:
-    """da4ml's Verilator-built emulator of the traced network, returning the raw integer score."""
-
-    def __init__(self, model: Any, n_chunks: int, out_kifs: list[tuple[int, int, int]]):
-        self.model, self.n_chunks = model, n_chunks
-
-    def predict(self, words: np.ndarray, signed: bool) -> np.ndarray:
-        out = np.asarray(self.model.predict(np.asarray(words, np.float64)), dtype=np.float64).reshape(len(words), -1)
-        vals = np.rint(out).astype(np.int64)
-        score = np.zeros(len(words), dtype=object) if self.n_chunks > 2 else np.zeros(len(words), np.int64)
-        for c in range(self.n_chunks):
-            score = score + (vals[:, c].astype(score.dtype) << (CHUNK * c))
-        return np.asarray(score, dtype=np.int64)
-
-
-def _hash_tree(root: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix in (".v", ".cc", ".hh", ".mk", ".json", ".mem"):
-            h.update(str(p.relative_to(root)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()[:24]
-
-
-def compile_emulator(comb: Any, n_chunks: int, module: str, part: str, clock_period_ns: float, cutoff: int) -> tuple[NetEmulator, bool]:
-    """Build (or reuse from ``.cache/l1ad/da4ml/<hash>``) the Verilator emulator; returns (emulator, cached?)."""
-    from da4ml.codegen import RTLModel
-
-    from l1ad.firmware.verilator_env import verilator_env
-
-    root = cache_dir() / "da4ml"
-    root.mkdir(parents=True, exist_ok=True)
-    probe = root / f".probe.{os.getpid()}"
-    shutil.rmtree(probe, ignore_errors=True)
-    RTLModel(comb, module, probe, flavor="verilog", latency_cutoff=cutoff, part_name=part, clock_period=clock_period_ns).write()
-    (probe / "metadata.json").unlink(missing_ok=True)
-    key = _hash_tree(probe) + f"-O{EMULATOR_OPT}"
-    shutil.rmtree(probe, ignore_errors=True)
-    target = root / key
-    cached = any(target.glob("sim/lib*.so"))
-    if not cached:
-        level = f"-O{EMULATOR_OPT}"  # verilated.mk compiles hot files with OPT_FAST (-Os) unless told
-        with atomic_dir(target) as tmp, verilator_env({"OPT_FAST": level, "OPT_SLOW": level}):
-            m = RTLModel(comb, module, tmp, flavor="verilog", latency_cutoff=cutoff, part_name=part, clock_period=clock_period_ns)
-            try:
-                m.write()
-                _set_opt_level(tmp / "sim" / "build_binder.mk", EMULATOR_OPT)
-                m._compile(openmp=False, nproc=2)
-            except RuntimeError as e:
-                raise BuildError(f"da4ml emulator: Verilator build failed in {tmp}: {e}") from None
-            _fix_lib_name(tmp)
-    m = RTLModel(comb, module, target, flavor="verilog", latency_cutoff=cutoff, part_name=part, clock_period=clock_period_ns)
-    m._load_lib()
-    return NetEmulator(m, n_chunks, []), cached
-
-
-#: g++ optimisation of the Verilator emulator. da4ml's default "-O" spends minutes compiling the large
-#: generated C++ of a 57-input network; -O0 compiles it in seconds and still emulates ~50-100k events/s.
-EMULATOR_OPT = int(os.environ.get("L1AD_EMULATOR_OPT", "0"))
-
-
-def _set_opt_level(makefile: Path, level: int) -> None:
-    text = makefile.read_text()
-    patched = text.replace("slow: CFLAGS += -O\n", f"slow: CFLAGS += -O{level}\n")
-    if patched == text:
-        raise BuildError(f"{makefile}: da4ml build file changed; cannot set the optimisation level")
-    makefile.write_text(patched)
-
-
-def _fix_lib_name(d: Path) -> None:
-    # keep exactly one shared library so _load_lib() finds it after the directory is renamed
-    libs = sorted((d / "sim").glob("lib*.so"))
-    for extra in libs[1:]:
-        extra.unlink()
