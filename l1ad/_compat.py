@@ -90,6 +90,8 @@ def tensorflow() -> ModuleType:
         import tensorflow as tf
 
         _quiet_python_logs()
+        # device discovery (cuInit on machines without a GPU logs an E-line) happens here, not at the first op
+        tf.config.list_physical_devices()
     return tf
 
 

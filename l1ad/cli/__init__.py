@@ -51,14 +51,39 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+class _StdStreams(logging.Handler):
+    """INFO and below to stdout (progress, where reports are: what `| tee log` keeps), WARNING and up to
+    stderr, so a failing command's stderr is its warnings and its one ``error:`` line. Resolves
+    ``sys.stdout``/``sys.stderr`` at emit time (they may be replaced, e.g. under pytest)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = sys.stdout if record.levelno < logging.WARNING else sys.stderr
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def _configure_logging(verbose: bool) -> None:
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if isinstance(h, _StdStreams):
+            root.removeHandler(h)
+    handler = _StdStreams()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(handler)
+    # l1ad's own messages at INFO; third-party libraries (qkeras, hls4ml, TF) only from WARNING up
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("l1ad").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
-    # l1ad's own messages at INFO; third-party libraries (qkeras, hls4ml, TF) only from WARNING up
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("l1ad").setLevel(logging.DEBUG if verbose else logging.INFO)
+    _configure_logging(verbose)
 
 
 def _load_plugins() -> None:

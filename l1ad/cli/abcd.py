@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from l1ad.errors import ConfigError
+from l1ad.errors import CheckFailed, ConfigError
 
 __all__ = ["register"]
 
@@ -20,7 +20,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("out/abcd"), "--out", help="Output directory (report.json, plots/, models/)."),
         epochs: int | None = typer.Option(None, "--epochs", help="Override training.epochs."),
     ) -> None:
-        """Decorrelated double-AE + ABCD: closure, dCorr², signal injection and SIC vs the λ=0 baseline."""
+        """Decorrelated double-AE + ABCD: closure, dCorr², signal injection and SIC vs the λ=0 baseline.
+
+        Exit 0 when the acceptance (configs/abcd.yaml: closure and dCorr² reduction) is met, 1 when it is not
+        (report.json and plots are still written, they document why), 2 on bad input, 130 when interrupted."""
         from l1ad.background.config import load_abcd_config
 
         cfg = load_abcd_config(config)
@@ -35,3 +38,7 @@ def register(app: typer.Typer) -> None:
         report = run_abcd(cfg, out, data_dir=data_dir, epochs=epochs, console=Console(width=max(Console().width, 130)))
         ok = report["acceptance"]["passed"]
         typer.echo(f"wrote {out}/report.json, {out}/plots/, {out}/models/ (acceptance {'passed' if ok else 'NOT met'})")
+        if not ok:
+            failed = [k for k, v in report["acceptance"].items() if v is False and k != "passed"]
+            raise CheckFailed(f"{out / 'report.json'}: ABCD acceptance not met"
+                              + (f" ({', '.join(failed)})" if failed else ""))

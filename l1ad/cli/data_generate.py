@@ -19,31 +19,6 @@ __all__ = ["FAST", "register"]
 FAST = {"zero_bias": 2000, "events": 200, "pool": 300, "btag_jets": 400, "chunk": 200}
 
 
-class _Progress:
-    """rich progress bars (stderr), one per sample, showing events/s."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        class _Speed(TextColumn):
-            def render(self, task: Any) -> Any:
-                from rich.text import Text
-
-                return Text(f"{task.speed:,.0f} ev/s" if task.speed else "", style="cyan")
-
-        self.bar = Progress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
-                            _Speed(""), TimeElapsedColumn(), console=Console(stderr=True), transient=False)
-        self.ids: dict[str, Any] = {}
-
-    def add(self, name: str, total: int) -> None:
-        self.ids[name] = self.bar.add_task(name, total=total)
-
-    def advance(self, name: str, n: int) -> None:
-        if name in self.ids:
-            self.bar.advance(self.ids[name], n)
-
-
 def register(data_app: typer.Typer) -> None:
     @data_app.command("generate")
     def generate_cmd(
@@ -62,7 +37,10 @@ def register(data_app: typer.Typer) -> None:
         config: str = typer.Option("generation.yaml", "--config", help="Generation config (YAML)."),
         emulation: str = typer.Option("l1_emulation.yaml", "--emulation", help="L1 emulation config (YAML)."),
     ) -> None:
-        """Generate zero bias (min-bias pool + Poisson pileup), SM references, ADC2021 signals and b-tag jets."""
+        """Generate zero bias (min-bias pool + Poisson pileup), SM references, ADC2021 signals and b-tag jets.
+
+        Progress: bars on a terminal, else one line at most every 30 s (L1AD_PROGRESS_INTERVAL). Ctrl-C exits
+        130 and removes what this run wrote (files, the output directory if it made it, cache temp files)."""
         from l1ad.data.generation.config import load_emulation_config, load_generation_config
         from l1ad.data.generation.processes import get_process
         from l1ad.data.generation.runner import DEFAULT_PROCESSES, GenerationPlan, run_generation
@@ -98,9 +76,11 @@ def register(data_app: typer.Typer) -> None:
             gen.pileup.pool_events = pool_events
 
         plan = GenerationPlan(out=out, gen=gen, emu=emu, processes=list(dict.fromkeys(names)), workers=workers)
-        prog = _Progress()
+        from l1ad.io import new_outputs_removed_on_failure
+        from l1ad.progress import Progress
+
         t0 = time.monotonic()
-        with prog.bar:
+        with new_outputs_removed_on_failure(out), Progress("generate") as prog:
             results = run_generation(plan, prog)
         wall = time.monotonic() - t0
         _print_table(results, wall, plan)

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from l1ad.errors import CheckFailed
+
 __all__ = ["register", "render_table"]
 
 
@@ -57,7 +59,10 @@ def register(app: typer.Typer) -> None:
         seed: int | None = typer.Option(None, "--seed", help="Seed of the random stimulus [configs/sim.yaml: 0]."),
     ) -> None:
         """Run the cocotb testbenches (streaming bit-exactness, latency, threshold, reset/bubbles, corner
-        inputs) on Verilator; write sim_report.json into the design directory; exit 1 if any check fails."""
+        inputs) on Verilator; write sim_report.json into the design directory.
+
+        Exit 0 when every test passes, 1 when one fails (its first failure on stderr, e.g. the first mismatching
+        event), 2 on bad input, 130 when interrupted."""
         from rich.console import Console
 
         from l1ad.config import CONFIG_DIR
@@ -86,7 +91,11 @@ def register(app: typer.Typer) -> None:
         if report.waves is not None:
             console.print(f"waves: {report.waves}")
         console.print(f"report: {report.report_path}")
+        rtl = report.extra.get("rtl", {})
+        if rtl.get("sources_match_build") is False:
+            console.print("[yellow]note: the simulated sources differ from those `l1ad build` checked (report.json)[/yellow]")
         verdict = "[green]PASS[/green]" if report.passed else "[bold red]FAIL[/bold red]"
         console.print(f"{verdict}: {sum(t['passed'] for t in report.tests)}/{len(report.tests)} tests passed")
         if not report.passed:
-            raise typer.Exit(1)
+            bad = next(t for t in report.tests if not t["passed"])
+            raise CheckFailed(f"{report.report_path or design_dir}: {bad['test']}: {bad.get('message', 'failed')}")

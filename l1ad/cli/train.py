@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import warnings
 from pathlib import Path
 
@@ -12,20 +11,10 @@ __all__ = ["register"]
 
 
 def _quiet_ml_logs() -> None:
-    """TensorFlow/absl/QKeras chatter off; l1ad's own progress lines stay."""
-    root = logging.getLogger()
-    if root.level > logging.DEBUG:  # QKeras logs "keras dict ..." at INFO on the root logger; keep l1ad's INFO
-        logging.getLogger("l1ad").setLevel(root.level)
-        root.setLevel(max(root.level, logging.WARNING))
-    for name in ("absl", "h5py"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. "compiled metrics have yet to be built"
-    try:
-        from absl import logging as absl_logging
+    """Keras/QKeras Python warnings off; TensorFlow's own log lines are held back by :mod:`l1ad._compat`.
 
-        absl_logging.set_verbosity(absl_logging.WARNING)
-    except ImportError:  # pragma: no cover - absl comes with TensorFlow
-        pass
+    QKeras logs "keras dict ..." at INFO on the root logger, which the CLI keeps at WARNING (l1ad's own
+    logger stays at INFO: epoch lines and progress)."""
     warnings.filterwarnings("ignore", category=UserWarning, module=r"tf_keras\..*")
     warnings.filterwarnings("ignore", category=UserWarning, module=r"qkeras\..*")
 

@@ -502,6 +502,7 @@ def run_suite(
         log.error("simulation scratch kept for inspection: %s", work)
         raise
     _check_report_latency(ddir, results)
+    rtl = _rtl_identity(ddir, design)
     dt = time.perf_counter() - t0
     failed_any = any(not r["passed"] for r in results)
     lat = next((r.get("latency_cycles_measured") for r in results if r["test"] == "latency"), None)
@@ -517,7 +518,7 @@ def run_suite(
         latency_cycles_measured=lat,
         waves=wave_path,
         run_seconds=dt,
-        extra={"clock_period_ns": float(design["clock_period_ns"]), "top": design["top"]},
+        extra={"clock_period_ns": float(design["clock_period_ns"]), "top": design["top"], "rtl": rtl},
     )
     if failed_any:
         log.info("simulation log: %s", work / "sim.log")
@@ -544,6 +545,21 @@ def _check_report_latency(ddir: Path, results: list[dict[str, Any]]) -> None:
     if lat.get("latency_cycles_measured") != claimed:
         lat["passed"] = False
         lat["message"] = f"{lat.get('message', '')}; report.json claims {claimed} cycles".strip("; ")
+
+
+def _rtl_identity(ddir: Path, design: dict[str, Any]) -> dict[str, Any]:
+    """sha256 of the exact sources simulated, and whether they are the ones ``l1ad build`` checked
+    (report.json ``rtl.sources.sha256``), so a sim verdict can be tied to the build's."""
+    from l1ad.verification.rtl_emulator import sources_digest
+
+    digest = sources_digest(ddir, design["sources"])
+    out: dict[str, Any] = {"sources": digest, "sources_match_build": None}
+    rep = ddir / "report.json"
+    if rep.is_file():
+        with contextlib.suppress(json.JSONDecodeError, AttributeError, TypeError):
+            built = json.loads(rep.read_text()).get("rtl", {}).get("sources", {}).get("sha256")
+            out["sources_match_build"] = None if built is None else built == digest["sha256"]
+    return out
 
 
 def _prune(runs: Path, keep: int) -> None:

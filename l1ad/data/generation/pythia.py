@@ -78,12 +78,27 @@ def mpi_init_file(settings: Sequence[str], sqrt_s_gev: float) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        _init(settings, 1, sqrt_s_gev, ("MultipartonInteractions:reuseInit = 1",
-                                        f"MultipartonInteractions:initFile = {tmp}"))
-        if not tmp.exists():  # no MPI in these settings: an empty file records that nothing is to reuse
-            tmp.touch()
-        os.replace(tmp, path)
+        try:
+            _init(settings, 1, sqrt_s_gev, ("MultipartonInteractions:reuseInit = 1",
+                                            f"MultipartonInteractions:initFile = {tmp}"))
+            if not tmp.exists():  # no MPI in these settings: an empty file records that nothing is to reuse
+                tmp.touch()
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return path
+
+
+def remove_orphaned_tmp() -> int:
+    """Remove cache temp files whose writer process is gone (a worker killed by Ctrl-C); returns how many."""
+    n = 0
+    for p in cache_dir().glob(".mpi-*.tmp") if cache_dir().is_dir() else []:
+        pid = p.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
 
 
 def make_pythia(settings: Sequence[str], seed: int, sqrt_s_gev: float) -> Any:

@@ -29,7 +29,13 @@ from l1ad.data.generation.config import GenerationConfig, L1EmulationConfig, con
 from l1ad.data.generation.l1emu import L1Emulator, Piece
 from l1ad.data.generation.pileup import build_pool, load_pool, pileup_pieces
 from l1ad.data.generation.processes import BTAG_SOURCES, MINBIAS, PROCESSES, Kind, get_process
-from l1ad.data.generation.pythia import derive_seed, generate, generator_version, mpi_init_file
+from l1ad.data.generation.pythia import (
+    derive_seed,
+    generate,
+    generator_version,
+    mpi_init_file,
+    remove_orphaned_tmp,
+)
 from l1ad.data.generation.sparse import SparseEvents
 
 __all__ = ["DEFAULT_PROCESSES", "GenerationPlan", "SampleResult", "run_generation"]
@@ -137,9 +143,21 @@ def _run_tasks(plan: GenerationPlan, tasks: list[tuple[Callable[..., Any], tuple
             on_result(_call(t))
         return
     ctx = mp.get_context("fork")  # workers inherit the plan and the pool without pickling them
-    with ctx.Pool(min(plan.workers, len(tasks))) as pool:
-        for r in pool.imap_unordered(_call, tasks):
-            on_result(r)
+    # workers ignore Ctrl-C: the parent gets KeyboardInterrupt, terminates them and cleans up (no tracebacks
+    # from every worker, no half-written cache files)
+    try:
+        with ctx.Pool(min(plan.workers, len(tasks)), initializer=_ignore_sigint) as pool:
+            for r in pool.imap_unordered(_call, tasks):
+                on_result(r)
+    except BaseException:
+        remove_orphaned_tmp()
+        raise
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _chunks(total: int, size: int) -> Iterable[tuple[int, int]]:
@@ -160,7 +178,6 @@ def run_generation(plan: GenerationPlan, progress: Any = None) -> list[SampleRes
     hard = [p.name for p in procs if p.kind in (Kind.SM, Kind.SIGNAL)]
     need_pool = any(p.kind != Kind.BTAG for p in procs)
     want_btag = any(p.kind == Kind.BTAG for p in procs)
-    plan.out.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
 
     def prog(kind: str, name: str, total: int = 0, n: int = 0) -> None:
