@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from l1ad.errors import ConfigError, DataError, ModelError
+from l1ad.errors import CheckFailed, ConfigError, DataError, ModelError
 
 __all__ = ["load_score_model", "parse_targets", "register", "run_rates"]
 
@@ -97,6 +97,8 @@ def run_rates(
     console: Any = None,
     extra: dict[str, Any] | None = None,
     zb_first: list[int] | None = None,
+    rtl_design: Path | None = None,
+    rtl_max_events: int | None = None,
 ) -> Any:
     """Library entry point behind the command (also used by tests): validate, run, report.
 
@@ -171,6 +173,13 @@ def run_rates(
     )
     if console is not False:
         print_summary(summary, console)
+    rtl_check = None
+    if rtl_design is not None:  # the shipped Verilog's trigger bit at the chosen thresholds, every zero-bias event
+        from l1ad.rates.rtl_check import check_trigger_bits
+
+        rtl_check = check_trigger_bits(rtl_design, score_model, encoding, reader, zero_bias,
+                                       [c.threshold for c in summary.choices], max_events=rtl_max_events)
+        _print_rtl_check(rtl_check, console)
     if out is not None:
         meta = {
             "inputs": {
@@ -186,9 +195,30 @@ def run_rates(
             },
             **(extra or {}),
         }
+        if rtl_check is not None:
+            meta["rtl_check"] = rtl_check
         with atomic_dir(out) as tmp:
             write_report(tmp, summary, meta)
+    if rtl_check is not None and not rtl_check["passed"]:
+        d = rtl_check["first_difference"]
+        where = (f"; first at {d['file']} event {d['event']}: threshold {d['threshold']}, offline score "
+                 f"{d['offline_score']}, RTL score {d['rtl_score']} trigger {int(d['rtl_trigger'])}") if d else ""
+        raise CheckFailed(f"{(out / 'rates.json') if out else rtl_design}: the shipped RTL's trigger bit differs from "
+                          f"the offline decision on {rtl_check['events']} zero-bias events "
+                          f"({rtl_check['score_mismatches']} score mismatches){where}")
     return summary
+
+
+def _print_rtl_check(r: dict[str, Any], console: Any) -> None:
+    if console is False:
+        return
+    per = ", ".join(f"T={p['threshold']}: {p['offline_triggers']:,} / {p['rtl_triggers']:,}" for p in r["per_threshold"])
+    line = (f"shipped RTL trigger check on {r['events']:,} zero-bias events ({r['events_per_s']:,.0f} events/s): "
+            f"{'PASS' if r['passed'] else 'FAIL'} (offline / RTL triggers: {per})")
+    if console is None:
+        print(line)
+    else:
+        console.print(line)
 
 
 @contextlib.contextmanager
@@ -233,6 +263,11 @@ def register(app: typer.Typer) -> None:
             "skipped (file matched by sha256, ranges from its model.json; default: the --model artifact)."),
         all_events: bool = typer.Option(False, "--all-events", help="Use every zero-bias event, also those the "
                                         "model was trained on."),
+        rtl_check: bool = typer.Option(True, "--rtl-check/--no-rtl-check", help="With --design: stream every "
+                                       "zero-bias event through the design's shipped Verilog (Verilator) and require "
+                                       "its trigger bit to equal the offline decision at each chosen threshold."),
+        rtl_check_events: int | None = typer.Option(None, "--rtl-check-events", min=1,
+                                                    help="Check only the first N zero-bias events [all]."),
     ) -> None:
         """Integer thresholds for target rates (trigger = score > threshold), pure rate vs an L1 menu, signal
         efficiencies; tables on the terminal, rates.json + PNGs in --out.
@@ -243,6 +278,11 @@ def register(app: typer.Typer) -> None:
         paths) with identical results. Zero bias is processed first (thresholds), then the signals. Thresholds
         come from zero bias the model never saw: with --model (or --held-out-from ARTIFACT) the events its
         training and validation used are skipped (--all-events keeps them).
+
+        With --design, every zero-bias event is also streamed through the design's shipped Verilog (its rtl/
+        files, compiled by Verilator) and the trigger bit at each chosen threshold must equal the offline
+        decision (--no-rtl-check skips it). Exit 0 when done, 1 when that check fails, 2 on bad input,
+        130 when interrupted.
         """
         from rich.console import Console
 
@@ -309,5 +349,7 @@ def register(app: typer.Typer) -> None:
                              "artifact": str(model) if model else None,
                              "held_out_from": str(src) if zb_first is not None else None}},
             zb_first=zb_first,
+            rtl_design=design if (design is not None and rtl_check) else None,
+            rtl_max_events=rtl_check_events,
         )
         typer.echo(f"wrote {out}/rates.json and plots")

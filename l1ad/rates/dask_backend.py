@@ -29,6 +29,8 @@ def connect(address: str, timeout: float = 10.0) -> Any:
         return Client(address, timeout=timeout)
     except (OSError, TimeoutError) as e:
         raise L1adError(f"--scheduler {address}: cannot connect to the Dask scheduler: {e}") from None
+    except (ValueError, TypeError) as e:  # e.g. "missing port number in address"
+        raise L1adError(f"--scheduler: not a Dask scheduler address: {e} (value {address!r})") from None
 
 
 def run_dask(
