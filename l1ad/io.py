@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["StagedDir", "atomic_dir", "atomic_file", "new_outputs_removed_on_failure", "sha256_file", "write_json"]
+__all__ = ["StagedDir", "atomic_dir", "atomic_file", "check_output", "new_outputs_removed_on_failure", "sha256_file", "write_json"]
 
 
 @contextlib.contextmanager
@@ -127,6 +127,26 @@ def new_outputs_removed_on_failure(*paths: str | os.PathLike[str]) -> Iterator[N
                 else:
                     q.unlink(missing_ok=True)
         raise
+
+
+def check_output(path: str | os.PathLike[str], option: str, kind: str = "dir") -> Path:
+    """Fail early, naming ``option`` and the value, when ``path`` cannot become an output ``kind`` ("dir" or
+    "file"): an existing entry of the other kind, or an ancestor that exists but is not a directory."""
+    from l1ad.errors import DataError
+
+    p = Path(path)
+    if kind == "dir" and p.exists() and not p.is_dir():
+        raise DataError(f"{option}: exists and is not a directory (value '{p}')")
+    if kind == "file" and p.is_dir():
+        raise DataError(f"{option}: is a directory, expected a file path (value '{p}')")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DataError(f"{option}: {parent} is not a directory (value '{p}')")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise DataError(f"{option}: {parent} is not writable (value '{p}')")
+            break
+    return p
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:

@@ -76,12 +76,14 @@ def inspect_cmd(
 ) -> None:
     """Physics summary of event files: counts, multiplicities, kinematic ranges; JSON + PNG plots."""
     from l1ad.data.summary import plot_summaries, summarize
-    from l1ad.io import write_json
+    from l1ad.io import check_output, write_json
 
     for f in files:  # validate every input before writing anything
         if not f.is_file():
             raise DataError(f"{f}: no such file")
-    out_dir = out if out is not None else files[0].parent / "summary"
+    if chunk_size < 1:
+        raise DataError(f"--chunk-size: must be >= 1 (value {chunk_size})")
+    out_dir = check_output(out if out is not None else files[0].parent / "summary", "--out", "dir")
     console = _console()
     summaries = []
     for f in files:
@@ -113,11 +115,15 @@ def encode_cmd(
 
     from l1ad.data.adc2021 import count_events, iter_events, read_attrs
     from l1ad.data.encoding import load_encoding
-    from l1ad.io import atomic_file
+    from l1ad.io import atomic_file, check_output
 
+    if chunk_size < 1:
+        raise DataError(f"--chunk-size: must be >= 1 (value {chunk_size})")
     enc = load_encoding(config)
     n = count_events(file)
-    out = out if out is not None else file.with_suffix(".words.h5")
+    if n == 0:
+        raise DataError(f"{file}: field 'Particles': the file holds no events (value 0 events); nothing to encode")
+    out = check_output(out if out is not None else file.with_suffix(".words.h5"), "--out", "file")
     total = dict.fromkeys(enc.overflow_keys, 0)
     with atomic_file(out, suffix=".h5") as tmp, h5py.File(tmp, "w") as h5:
         ds = h5.create_dataset("Words", shape=(n, 57), dtype=np.int64, chunks=(min(max(n, 1), 8192), 57),
@@ -157,7 +163,11 @@ def convert_cmd(
     """Convert a CMS L1 ntuple (uproot) into an ADC2021 event file (19 objects x (pT, eta, phi, class))."""
     from l1ad.data.adc2021 import EventWriter
     from l1ad.data.root import iter_root, load_root_branches
+    from l1ad.io import check_output
 
+    if chunk_size < 1:
+        raise DataError(f"--chunk-size: must be >= 1 (value {chunk_size})")
+    check_output(out, "OUT", "file")
     cfg = load_root_branches(branches)
     blocks = iter_root(file, chunk_size=chunk_size, config=cfg)
     with EventWriter(out, {"process": file.stem, "source": str(file), "generator": "CMS L1Ntuple",
