@@ -49,7 +49,7 @@ def _native_stderr_quiet() -> Iterator[None]:
         failed = False
         try:
             yield
-        except BaseException:
+        except Exception:  # a failed import: show what TensorFlow said (not on Ctrl-C)
             failed = True
             raise
         finally:
@@ -62,6 +62,12 @@ def _native_stderr_quiet() -> Iterator[None]:
 
 def _quiet_python_logs() -> None:
     import logging
+    import warnings
+
+    # tf_keras/QKeras UserWarnings about the legacy .h5 format (the format hls4ml's QKeras reader takes) and
+    # quantizer serialization are expected for every model l1ad saves; they would bury l1ad's own output
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"tf_keras(\..*)?$")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"qkeras(\..*)?$")
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.WARNING)

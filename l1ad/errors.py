@@ -15,6 +15,7 @@ __all__ = [
     "L1adError",
     "ModelError",
     "SimulationError",
+    "StageFailed",
     "UnsupportedLayerError",
 ]
 
@@ -30,6 +31,14 @@ class CheckFailed(L1adError):
     where they document the failure (e.g. report.json naming the first mismatching event)."""
 
     exit_code = 1
+
+
+class StageFailed(L1adError):
+    """A sub-command run by ``l1ad demo`` failed; carries that command's own exit code (1, 2 or 130)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class ConfigError(L1adError):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from l1ad.errors import L1adError
+from l1ad.errors import L1adError, StageFailed
 
 __all__ = ["register"]
 
@@ -75,7 +75,10 @@ def register(app: typer.Typer) -> None:
         only: list[str] = typer.Option([], "--only", help="Run only these stages (repeatable)."),
         skip: list[str] = typer.Option([], "--skip", help="Skip these stages (repeatable)."),
     ) -> None:
-        """Run generate -> train -> build -> sim -> rates -> background estimate on built-in defaults."""
+        """Run generate -> train -> build -> sim -> rates -> background estimate on built-in defaults.
+
+        Each stage is its own l1ad command; the demo stops at the first one that fails and exits with its code
+        (1 a check failed, 2 bad input, 130 interrupted)."""
         stages = demo_stages(out, data, board, events)
         known = {s.name for s in stages}
         for name in [*only, *skip]:
@@ -92,8 +95,10 @@ def register(app: typer.Typer) -> None:
             rc = subprocess.call(cmd)
             dt = time.monotonic() - t0
             timings.append((stage.name, dt))
-            if rc != 0:
-                raise L1adError(f"demo: stage '{stage.name}' failed with exit code {rc} after {dt:.0f} s")
+            if rc != 0:  # the stage's own verdict is the demo's: 1 check failed, 2 bad input, 130 interrupted
+                if rc == 130 or rc < 0:
+                    raise KeyboardInterrupt
+                raise StageFailed(f"demo: stage '{stage.name}' failed with exit code {rc} after {dt:.0f} s", rc)
         typer.secho(f"\n== demo finished in {time.monotonic() - t_all:.0f} s", bold=True)
         for (name, dt), stage in zip(timings, [s for s in stages if s.name in dict(timings)], strict=True):
             typer.echo(f"  {name:<10} {dt:7.1f} s   -> {', '.join(stage.outputs)}")

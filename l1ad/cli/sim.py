@@ -90,6 +90,8 @@ def register(app: typer.Typer) -> None:
         console.print(f"verilator build: {'cached' if b.cached else f'{b.seconds:.1f} s'} ({b.path})")
         if report.waves is not None:
             console.print(f"waves: {report.waves}")
+        if report.extra.get("sim_log"):
+            console.print(f"simulation log: {report.extra['sim_log']}")
         console.print(f"report: {report.report_path}")
         rtl = report.extra.get("rtl", {})
         if rtl.get("sources_match_build") is False:

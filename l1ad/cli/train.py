@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import typer
 
 __all__ = ["register"]
-
-
-def _quiet_ml_logs() -> None:
-    """Keras/QKeras Python warnings off; TensorFlow's own log lines are held back by :mod:`l1ad._compat`.
-
-    QKeras logs "keras dict ..." at INFO on the root logger, which the CLI keeps at WARNING (l1ad's own
-    logger stays at INFO: epoch lines and progress)."""
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"tf_keras\..*")
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"qkeras\..*")
 
 
 def _print_ad(result: dict) -> None:
@@ -49,7 +39,6 @@ def register(app: typer.Typer) -> None:
         epochs: int | None = typer.Option(None, "--epochs", min=1, help="Override training.epochs."),
     ) -> None:
         """Train a QKeras trigger model and its float twin on zero bias; write the artifact directory."""
-        _quiet_ml_logs()
         from l1ad.config import config_path
         from l1ad.training import load_train_config, train
 
@@ -77,7 +66,6 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="Output directory (default: out/evaluate/<name>)."),
     ) -> None:
         """ROC/AUC, efficiency at FPR 1e-5 and 1/5/10 kHz, score plots; quantized vs float twin."""
-        _quiet_ml_logs()
         from l1ad.evaluation.evaluate import evaluate_artifact
 
         out_dir = out if out is not None else Path("out/evaluate") / artifact.name

@@ -108,6 +108,7 @@ def build(
 
     def lap(name: str, t0: float) -> float:
         timings[name] = round(time.perf_counter() - t0, 3)
+        log.info("build: %-18s %6.1f s", name, timings[name])
         return time.perf_counter()
 
     board = get_board(board_name)
@@ -149,6 +150,7 @@ def build(
         if hls:
             from l1ad.firmware.hls import build_hls
 
+            log.info("build: hls4ml project + C simulation of %d events ...", len(words))
             hr = build_hls(fp, keras_model, words, hls_stage.path, board.part, period, design_name, final_dir=hls_dir)
             results["hls4ml_csim"] = hr.scores
             hls_info.update(project=str(hls_dir), note=hr.note, csynth=hr.csynth, events_per_s=hr.events_per_s,

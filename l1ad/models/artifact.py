@@ -102,4 +102,11 @@ def load_artifact(path: str | os.PathLike[str]) -> Artifact:
     for key in ("name", "kind", "preprocessing", "score", "input_quantizer"):
         if key not in meta:
             raise ModelError(f"{p / 'model.json'}: field '{key}': missing")
+    for key in ("offset", "shift"):
+        vals = meta["preprocessing"].get(key) if isinstance(meta["preprocessing"], dict) else None
+        if not isinstance(vals, list):
+            raise ModelError(f"{p / 'model.json'}: field 'preprocessing.{key}': missing or not a list (value {vals!r})")
+        bad = next((i for i, v in enumerate(vals) if isinstance(v, bool) or not isinstance(v, int)), None)
+        if bad is not None:
+            raise ModelError(f"{p / 'model.json'}: field 'preprocessing.{key}[{bad}]': not an integer (value {vals[bad]!r})")
     return Artifact(p, meta)

@@ -498,6 +498,9 @@ def run_suite(
             with contextlib.suppress(ValueError):
                 sys.path.remove(str(SIM_DIR))
         results = _collect(results_dir, work / "results.xml", tests or TESTS, work / "sim.log")
+    except KeyboardInterrupt:
+        shutil.rmtree(work, ignore_errors=True)  # interrupted: nothing left behind
+        raise
     except BaseException:
         log.error("simulation scratch kept for inspection: %s", work)
         raise
@@ -521,7 +524,7 @@ def run_suite(
         extra={"clock_period_ns": float(design["clock_period_ns"]), "top": design["top"], "rtl": rtl},
     )
     if failed_any:
-        log.info("simulation log: %s", work / "sim.log")
+        report.extra["sim_log"] = str(work / "sim.log")
     else:
         shutil.rmtree(work, ignore_errors=True)
     if write_report:
