@@ -555,18 +555,13 @@ def fp_model(samples):
 
 @pytest.fixture(scope="module")
 def design_dir(tmp_path_factory, fp_model) -> Path:
-    """A design dir as `l1ad build` lays it out, as far as `l1ad rates` reads it (design.json -> fixedpoint.json;
-    no Verilog sources: the Verilator comparison below builds its own from the same description)."""
+    """The model written as `l1ad build` writes a design (fixedpoint.json, da4ml network + trigger wrapper
+    under rtl/, design.json): the Verilog that `l1ad rates --design` checks the trigger bit of."""
+    from l1ad.firmware.build import write_design
+
     d = tmp_path_factory.mktemp("design") / "vae_tiny-vu13p"
     d.mkdir()
-    fp_model.save(d / "fixedpoint.json")
-    w, signed, frac = fp_model.score_precision
-    inputs = [{"name": f.name, "width": f.width, "signed": f.signed} for f in fp_model.inputs]
-    (d / "design.json").write_text(json.dumps({
-        "top": "vae_tiny_trigger", "sources": [], "latency_cycles": 2, "clock_period_ns": 25.0, "ii": 1,
-        "inputs": inputs, "score": {"width": w, "signed": signed, "frac": frac}, "ports": {},
-        "fixedpoint": "fixedpoint.json", "budget_ns": 50,
-    }))
+    write_design(fp_model, d, d, "vae_tiny_trigger", "vae_tiny_net", "xcvu13p-flga2577-2-e", 25.0, 8, 50.0)
     return d
 
 
@@ -582,9 +577,13 @@ def test_cli_end_to_end_on_a_design_thresholds_are_firmware_integers(cli, design
         "--out", out, "--chunk-size", "40000",
     )
     assert code == 0, err
-    for needle in ("thresholds", "menu OR", "L1_SingleMu22", "sig", "pure rate"):
+    for needle in ("thresholds", "menu OR", "L1_SingleMu22", "sig", "pure rate", "shipped RTL trigger check"):
         assert needle in stdout, needle
     data = json.loads((out / "rates.json").read_text())
+    chk = data["rtl_check"]
+    assert chk["passed"] and chk["events"] == 150_000 and chk["score_mismatches"] == 0
+    assert [p["threshold"] for p in chk["per_threshold"]] == [r["threshold"] for r in data["thresholds"]]
+    assert all(p["offline_triggers"] == p["rtl_triggers"] for p in chk["per_threshold"])
     assert {p.name for p in out.glob("*.png")} >= {"rate_vs_threshold.png", "score_distributions.png"}
 
     # the same model given as an artifact (emulated via FixedPointModel.from_artifact): same thresholds
@@ -609,29 +608,51 @@ def test_cli_end_to_end_on_a_design_thresholds_are_firmware_integers(cli, design
         assert r["rate_khz"] <= r["target_khz"] < f * int((scores > t - 1).sum()) / scores.size
 
 
-def test_offline_trigger_counts_equal_the_verilog_emulator(design_dir, fp_model, samples, tmp_path):
-    """Trigger counts at the chosen integer thresholds == counts of (RTL score > T) from the Verilator-built
-    emulator of the design's Verilog (da4ml), on the same zero-bias events."""
-    try:
-        from l1ad.firmware.rtl import compile_emulator, trace_model
-    except ImportError as e:
-        pytest.skip(f"firmware RTL emulator not available: {e}")
-    from l1ad.cli.rates import run_rates
+def test_offline_trigger_counts_equal_the_shipped_verilog_on_a_million_events(design_dir, fp_model, tmp_path):
+    """The acceptance check of `l1ad rates --design`: at every chosen threshold, the offline trigger count
+    equals the trigger-bit count of the design's shipped rtl/ (Verilator, wrapper included) on 1,000,000
+    zero-bias events; independently recounted here from the harness and the emulator."""
     from l1ad.data.encoding import load_encoding
+    from l1ad.verification.rtl_emulator import compile_rtl_emulator
 
-    enc = load_encoding()
-    summary = run_rates(
-        score_model=fp_model, encoding=enc, zero_bias=[samples["zb_small"]], signals=[],
-        targets_khz=(20.0, 100.0, 500.0), menu_path=None, out=None, reader=reader(), console=False,
-    )
-    comb, n_chunks = trace_model(fp_model)
-    rtl, _cached = compile_emulator(comb, n_chunks, "vae_tiny_net", "xcvu13p-flga2577-2-e", 25.0, 8)
-    words = enc.encode(reader().read(str(samples["zb_small"]), 0, 40_000)).words
-    s_rtl = rtl.predict(words, fp_model.score_precision[1])
-    assert np.array_equal(s_rtl, fp_model.predict(words))
-    for c in summary.choices:
-        assert c.n_pass == int((s_rtl > c.threshold).sum())
-        assert c.n_pass_looser == int((s_rtl > c.threshold - 1).sum())
+    big = write_adc(tmp_path / "zb_1m.h5", make_events(1_000_000, seed=21))
+    from l1ad.cli.rates import run_rates
+
+    summary = run_rates(score_model=fp_model, encoding=load_encoding(), zero_bias=[big], signals=[],
+                        targets_khz=(20.0, 100.0, 500.0), menu_path=None, out=tmp_path / "r", reader=reader(),
+                        console=False, rtl_design=design_dir, chunk_size=250_000)
+    chk = json.loads((tmp_path / "r" / "rates.json").read_text())["rtl_check"]
+    assert chk["passed"] and chk["events"] == 1_000_000
+    thr = [c.threshold for c in summary.choices]
+    assert [p["threshold"] for p in chk["per_threshold"]] == thr
+    words = load_encoding().encode(reader().read(str(big), 0, 200_000)).words
+    run = compile_rtl_emulator(design_dir).run(words, thr)
+    assert np.array_equal(run.scores, fp_model.predict(words))
+    for k, c in enumerate(summary.choices):  # the rates' own counts (held-out = all events here) agree too
+        assert c.n_pass == chk["per_threshold"][k]["offline_triggers"] == chk["per_threshold"][k]["rtl_triggers"]
+        assert int(run.triggers[:, k].sum()) == int((fp_model.predict(words) > c.threshold).sum())
+
+
+def test_a_trigger_comparator_that_differs_from_the_offline_rule_fails_rates(design_dir, samples, tmp_path, cli):
+    """Fault injection: the shipped wrapper compares with >= instead of > -> exit 1 naming an event whose
+    score equals the threshold (the scores themselves still agree)."""
+    import shutil
+
+    bad = tmp_path / "bad_cmp"
+    shutil.copytree(design_dir, bad)
+    top = bad / "rtl" / "vae_tiny_trigger.v"
+    text = top.read_text()
+    assert text.count("> $signed(threshold)") + text.count("score_w > threshold") == 1
+    top.write_text(text.replace("> $signed(threshold)", ">= $signed(threshold)").replace("score_w > threshold",
+                                                                                       "score_w >= threshold"))
+    code, out, err = cli("rates", "--design", bad, "--zero-bias", samples["zb_a"], "--menu", "none",
+                         "--out", tmp_path / "r", "--targets", "20,100,500")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "trigger bit differs" in err
+    chk = json.loads((tmp_path / "r" / "rates.json").read_text())["rtl_check"]
+    d = chk["first_difference"]
+    assert not chk["passed"] and chk["score_mismatches"] == 0
+    assert d["offline_score"] == d["rtl_score"] == d["threshold"] and d["rtl_trigger"] is True
+    assert any(p["rtl_triggers"] > p["offline_triggers"] for p in chk["per_threshold"])
 
 
 def test_emulation_with_the_real_model_survives_pickling_for_dask_workers(fp_model, samples):
@@ -661,12 +682,8 @@ def test_design_whose_score_port_disagrees_with_its_fixedpoint_description_is_re
 
 @pytest.mark.slow
 def test_rates_on_a_design_built_by_l1ad_build(cli, fp_model, samples, tmp_path):
-    """`l1ad build` (da4ml Verilog, no HLS) then `l1ad rates --design` on its output; trigger counts at the
-    thresholds equal those of the Verilator emulator of the design's network on the same events."""
-    from l1ad.data.encoding import load_encoding
-    from l1ad.firmware import load_design
-    from l1ad.firmware.rtl import compile_emulator, trace_model
-
+    """`l1ad build` (da4ml Verilog, no HLS) then `l1ad rates --design` on its output: the shipped-RTL trigger
+    check passes at every threshold."""
     code, _, err = cli("build", "--board", "vu13p", "--model", fp_model.artifact_dir, "--out", tmp_path / "fw",
                        "--hls-dir", tmp_path / "hls", "--no-hls", "--events", "2000")
     assert code == 0, err
@@ -675,10 +692,6 @@ def test_rates_on_a_design_built_by_l1ad_build(cli, fp_model, samples, tmp_path)
                        "--menu", "none", "--targets", "20,100,500")
     assert code == 0, err
     data = json.loads((tmp_path / "r" / "rates.json").read_text())
-    fp = load_design(built).fixedpoint_model()
-    comb, n_chunks = trace_model(fp)
-    rtl, _ = compile_emulator(comb, n_chunks, "vae_tiny_net", "xcvu13p-flga2577-2-e", 25.0, 8)
-    words = load_encoding().encode(reader().read(str(samples["zb_small"]), 0, 40_000)).words
-    s_rtl = rtl.predict(words, fp.score_precision[1])
-    for r in data["thresholds"]:
-        assert r["n_pass"] == int((s_rtl > r["threshold"]).sum())
+    assert data["rtl_check"]["passed"] and data["rtl_check"]["events"] == 40_000
+    for r, p in zip(data["thresholds"], data["rtl_check"]["per_threshold"], strict=True):
+        assert r["threshold"] == p["threshold"] and p["offline_triggers"] == p["rtl_triggers"]
