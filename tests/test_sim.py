@@ -259,24 +259,53 @@ def _flip_weight_digit(design_dir: Path) -> tuple[str, str]:
     return p.name, m.group(2)
 
 
-def test_corrupted_weight_fails_streaming_naming_first_bad_event(default_design, tmp_path):
+def test_corrupted_weight_fails_sim_naming_first_bad_event(default_design, tmp_path, cli):
+    """Fault injection (b): one weight digit flipped in the shipped Verilog -> `l1ad sim` exits 1 and names the
+    first bad event; checked against an independent expectation: the same corrupted files compiled into the
+    RTL harness (another Verilator build, another driver) against the fixed-point emulator."""
+    from l1ad.fixedpoint import FixedPointModel
+    from l1ad.verification.rtl_emulator import compile_rtl_emulator
+    from l1ad.verification.runner import design_reference, make_stimulus
+
     bad = tmp_path / "corrupt"
     shutil.copytree(default_design, bad)
     (bad / "sim_report.json").unlink(missing_ok=True)
     rel, op = _flip_weight_digit(bad)
-    rep = run_suite(bad, events=3000, tests=("streaming",))
-    s = rep.test("streaming")
-    assert not rep.passed and not s["passed"], f"flipping {op} in {rel} went unnoticed"
+    code, out, err = cli("sim", bad, "--events", "3000", "--seed", "5")
+    rep = json.loads((bad / "sim_report.json").read_text())
+    s = next(t for t in rep["tests"] if t["test"] == "streaming")
+    assert code == 1 and not rep["passed"] and not s["passed"], f"flipping {op} in {rel} went unnoticed"
+    assert len(err.strip().splitlines()) == 1 and "mismatches; first at event" in err
+    assert rep["rtl"]["sources_match_build"] is False  # the simulated files are not those the build checked
+    # independent expectation
+    design = load_design_dict(bad)
+    stim = make_stimulus(design, design_reference(bad, design), n_events=3000, seed=5)
+    rtl = compile_rtl_emulator(bad).run(stim.words)
+    ref = FixedPointModel.load(bad / "fixedpoint.json").predict(stim.words)
+    differs = np.flatnonzero(rtl.scores != ref)
+    assert len(differs) > 0
     m = s["first_mismatches"][0]
-    assert f"first at event {m['event']}" in s["message"]
-    assert m["expected_score"] != m["got_score"] or m["expected_trigger"] != m["got_trigger"]
-    # the named event really is the first one whose output differs, and its expected score is the emulator's
-    assert all(x["event"] >= m["event"] for x in s["first_mismatches"])
-    from l1ad.fixedpoint import FixedPointModel
+    assert m["event"] == int(differs[0]) and f"first at event {m['event']}" in s["message"]
+    assert m["got_score"] == int(rtl.scores[m["event"]]) and m["expected_score"] == int(ref[m["event"]])
+    assert m["inputs"] == stim.words[m["event"]].tolist()
+    assert s["mismatches"] >= len(differs)  # every score difference is counted (trigger-only ones on top)
 
-    ref = FixedPointModel.load(bad / "fixedpoint.json")
-    assert int(ref.predict(np.asarray([m["inputs"]], dtype=np.int64))[0]) == m["expected_score"]
-    assert json.loads((bad / "sim_report.json").read_text())["passed"] is False
+
+def test_removed_latency_register_fails_the_latency_test(default_design, tmp_path):
+    """Fault injection (c): one register stage taken out of the wrapper's valid pipeline -> out_valid arrives a
+    cycle early; the latency test measures it and fails against design.json."""
+    bad = tmp_path / "short"
+    shutil.copytree(default_design, bad)
+    design = load_design_dict(bad)
+    top = bad / "rtl" / f"{design['top']}.v"
+    L = design["latency_cycles"]
+    text = top.read_text()
+    old = f"out_valid  <= valid_pipe[{L - 2}];"
+    assert old in text
+    top.write_text(text.replace(old, f"out_valid  <= valid_pipe[{L - 3}];"))
+    rep = run_suite(bad, events=200, tests=("latency",), write_report=False)
+    lat = rep.test("latency")
+    assert not rep.passed and lat["latency_cycles_measured"] == L - 1 and lat["latency_cycles_design"] == L
 
 
 @pytest.mark.slow
