@@ -11,14 +11,12 @@ Steps timed (process CPU time, one core; BLAS pinned to one thread):
 
 from __future__ import annotations
 
-import os
+from benchmarks.harness import Bench, pin_one_thread
 
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_v] = "1"
+pin_one_thread()
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -41,25 +39,27 @@ def main(argv: list[str] | None = None) -> int:
     emu = L1Emulator(load_emulation_config())
     rng = np.random.default_rng(1)
     make_pythia(MINBIAS.settings, 1, 13600.0)  # creates / loads the cached MPI init table (not timed)
-    t0 = time.process_time()
-    batch = generate(MINBIAS.settings, args.pool_events, 12345, 13600.0)
-    pool = emu.detector_response(batch, rng)
-    t_pool = time.process_time() - t0
-    emu.assemble([pileup_pieces(pool, 100, args.pileup, emu, rng)], 100, rng)  # warm-up (fastjet banner)
-    t0 = time.process_time()
-    done = 0
-    while done < args.crossings:
-        n = min(1000, args.crossings - done)
-        emu.assemble([pileup_pieces(pool, n, args.pileup, emu, rng)], n, rng)
-        done += n
-    t_ovl = time.process_time() - t0
-    rate = args.crossings / t_ovl
-    print(f"pool    : {args.pool_events} min-bias events in {t_pool:.1f} CPU s = "
-          f"{args.pool_events / t_pool:,.0f} events/s (Pythia + detector response)")
-    print(f"overlay : {args.crossings} crossings at <mu> = {args.pileup:g} in {t_ovl:.1f} CPU s = "
-          f"{rate:,.0f} crossings/s (target >= {TARGET_CROSSINGS_PER_S:,.0f}) -> "
-          f"{1e6 / rate / 60:.1f} CPU min per million crossings")
-    return 0
+    bench = Bench("generation")
+    holder: dict[str, object] = {}
+
+    def pool() -> None:
+        holder["pool"] = emu.detector_response(generate(MINBIAS.settings, args.pool_events, 12345, 13600.0), rng)
+
+    bench.time("pool", "Pythia min-bias + detector response", pool, args.pool_events)
+    pool_events = holder["pool"]
+
+    def overlay() -> None:
+        done = 0
+        while done < args.crossings:
+            n = min(1000, args.crossings - done)
+            emu.assemble([pileup_pieces(pool_events, n, args.pileup, emu, rng)], n, rng)
+            done += n
+
+    bench.time("overlay", f"overlay <mu>={args.pileup:g} + L1 emulation", overlay, args.crossings, unit="crossings",
+               baseline="pool")
+    bench.info.update(pool_events=args.pool_events, crossings=args.crossings, pileup=args.pileup)
+    bench.target("overlay", ">=", TARGET_CROSSINGS_PER_S, note="crossings per CPU-second after the pool")
+    return bench.finish()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     python -m benchmarks.bench_rates [--events N] [--artifact DIR | --design DIR] [--json FILE]
 
 Measured on one core (BLAS and OpenMP pinned to one thread before NumPy loads; rates are events per
-CPU-second of this process, best of ``--repeat`` passes):
+CPU-second of this process, median of ``--repeat`` >= 5 passes after a warm-up):
 
 * ``model``    - ``FixedPointModel.predict`` on encoded zero-bias words, one call per 100,000-event chunk
   as ``l1ad rates`` does (the NumPy path of the issue; predict batches internally);
@@ -21,16 +21,14 @@ arithmetic and hence the speed do not depend on the weight values.
 
 from __future__ import annotations
 
-import os
+from benchmarks.harness import Bench, pin_one_thread
 
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
-    os.environ[_v] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+pin_one_thread()
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -89,21 +87,6 @@ def load_model(args: argparse.Namespace, words: np.ndarray) -> Any:
     return default_model(words)
 
 
-def best_rate(fn: Callable[[], Any], n_events: int, repeat: int) -> float:
-    """Events per CPU-second of the fastest of ``repeat`` runs.
-
-    Everything runs on one thread, so CPU time of this process = time on one core; it is less disturbed
-    than wall-clock time when other jobs share the machine, and the fastest run is the least disturbed.
-    """
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t)
-    return n_events / best
-
-
 def float_baseline(model: Any, words: np.ndarray) -> Callable[[], Any]:
     """Plain float64 forward pass with the same matrix shapes as the model's dense layers."""
     from l1ad.fixedpoint.types import Dense
@@ -125,7 +108,7 @@ def float_baseline(model: Any, words: np.ndarray) -> Callable[[], Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=400_000, help="events per timed pass")
-    ap.add_argument("--repeat", type=int, default=5, help="timed passes per measurement (best is kept)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed passes per measurement (median is kept, >= 5)")
     ap.add_argument("--artifact", type=Path, default=None, help="model artifact dir (default: random weights)")
     ap.add_argument("--design", type=Path, default=None, help="built design dir (uses its fixedpoint.json)")
     ap.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
@@ -148,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     def model_calls(step: int) -> Callable[[], Any]:
         return lambda: [model.predict(words[a : a + step]) for a in range(0, n, step)]
 
-    r_model = best_rate(model_calls(100_000), n, args.repeat)
-    r_model_small = best_rate(model_calls(DEFAULT_BATCH), n, args.repeat)
-    r_base = best_rate(float_baseline(model, words), n, args.repeat)
+    bench = Bench("rates", repeat=max(5, args.repeat))
+    bench.info.update(events=n, model=model.name, cores=os.cpu_count())
+    bench.time("baseline", "float64 NumPy forward pass, same shapes", float_baseline(model, words), n)
+    bench.time("model", "model (100k-event calls, as l1ad rates)", model_calls(100_000), n, baseline="baseline")
+    bench.time("model_8k", "model (8k-event calls)", model_calls(DEFAULT_BATCH), n, baseline="baseline")
 
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "zero_bias.h5"
@@ -158,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         shift = shift_for_width(model.score_precision[0])  # as `l1ad rates` sets it
         emu = Emulation(model, enc, load_menu(), reader=Hdf5Reader(), hist_shift=shift)
         chunks = plan_chunks([path], [n], 100_000)
-        r_pipe = best_rate(lambda: [process_chunk(c, emu) for c in chunks], n, max(1, args.repeat - 1))
+        bench.time("pipeline", "pipeline (read+encode+model+menu+histograms)",
+                   lambda: [process_chunk(c, emu) for c in chunks], n, baseline="baseline")
 
         # where the pipeline's time goes (same steps as process_chunk)
         reader = Hdf5Reader()
@@ -169,43 +155,22 @@ def main(argv: list[str] | None = None) -> int:
         def stepped(fn: Callable[[int, int], Any]) -> Callable[[], Any]:
             return lambda: [fn(a, min(a + DEFAULT_BATCH, n)) for a in range(0, n, DEFAULT_BATCH)]
 
-        stages = {
-            "read+validate (l1ad.data.adc2021)": lambda: [reader.read(str(path), c.start, c.stop) for c in chunks],
-            "encode (l1ad.data.encoding)": stepped(lambda a, b: enc.encode(events[a:b])),
-            "menu (l1ad.rates.menu)": stepped(lambda a, b: menu.evaluate(events[a:b])),
-            "histograms (l1ad.rates.streaming)": lambda: [
-                ScoreHistogram.from_scores(all_scores[c.start : c.stop], shift) for c in chunks
-            ],
-        }
-        r_stage = {k: best_rate(f, n, max(1, args.repeat - 2)) for k, f in stages.items()}
+        bench.time("read", "  stage: read+validate (l1ad.data.adc2021)",
+                   lambda: [reader.read(str(path), c.start, c.stop) for c in chunks], n, baseline="baseline")
+        bench.time("encode", "  stage: encode (l1ad.data.encoding)", stepped(lambda a, b: enc.encode(events[a:b])), n,
+                   baseline="baseline")
+        bench.time("menu", "  stage: menu (l1ad.rates.menu)", stepped(lambda a, b: menu.evaluate(events[a:b])), n,
+                   baseline="baseline")
+        bench.time("histograms", "  stage: histograms (l1ad.rates.streaming)",
+                   lambda: [ScoreHistogram.from_scores(all_scores[c.start : c.stop], shift) for c in chunks], n,
+                   baseline="baseline")
 
-    cores = os.cpu_count() or 1
-    rows = {
-        "model (100k-event calls, as l1ad rates)": r_model,
-        "model (8k-event calls)": r_model_small,
-        "float64 baseline, same shapes": r_base,
-        "pipeline (read+encode+model+menu)": r_pipe,
-    }
-    print(f"\n{'measurement':40s} {'M ev/s/core':>12s} {'vs baseline':>12s} {'1e8 ev, 1 core':>15s} "
-          f"{f'1e8 ev, {cores} cores':>16s}")
-    for name, r in rows.items():
-        t1 = EXTRAPOLATE_EVENTS / r
-        print(f"{name:40s} {r / 1e6:12.3f} {r / r_base:12.2f} {t1 / 60:13.1f} min {t1 / cores / 60:14.1f} min")
-    print("\npipeline stages (M ev/s/core):", ", ".join(f"{k} {v / 1e6:.2f}" for k, v in r_stage.items()))
-    ok = r_model >= TARGET_EV_PER_S
-    print(f"\ntarget >= {TARGET_EV_PER_S / 1e6:g} M ev/s/core for the model on the NumPy path: "
-          f"{'met' if ok else 'NOT met'} ({r_model / 1e6:.2f} M ev/s/core)")
-    if args.json:
-        from l1ad.io import write_json
-
-        write_json(args.json, {
-            "events": n, "cores": cores, "model": model.name, "ev_per_s_per_core": rows,
-            "pipeline_stages_ev_per_s_per_core": r_stage,
-            "ratio_vs_float_baseline": {k: v / r_base for k, v in rows.items()},
-            "extrapolated_seconds_1e8_one_core": {k: EXTRAPOLATE_EVENTS / v for k, v in rows.items()},
-            "target_ev_per_s_per_core": TARGET_EV_PER_S, "target_met": ok,
-        })
-    return 0
+    r_model = bench.rows["model"].rate
+    t1 = EXTRAPOLATE_EVENTS / bench.rows["pipeline"].rate
+    print(f"\n10^8 events through the pipeline: {t1 / 60:.1f} min on one core, {t1 / (os.cpu_count() or 1) / 60:.1f} min "
+          f"on {os.cpu_count()} cores; model alone {EXTRAPOLATE_EVENTS / r_model / 60:.1f} min on one core")
+    bench.target("model", ">=", TARGET_EV_PER_S, note="NumPy integer emulator, events/s/core")
+    return bench.finish(args.json)
 
 
 if __name__ == "__main__":

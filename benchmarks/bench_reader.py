@@ -7,18 +7,21 @@ dataset with h5py (decompression only, no validation). Target (issue 2): reader 
 
 from __future__ import annotations
 
-import argparse
-import sys
-import tempfile
-import time
-from pathlib import Path
+from benchmarks.harness import Bench, pin_one_thread
 
-import h5py
-import numpy as np
+pin_one_thread()
 
-from l1ad.data.adc2021 import iter_events, write_events
-from l1ad.data.encoding import load_encoding
-from l1ad.data.layout import GROUPS
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+from l1ad.data.adc2021 import iter_events, write_events  # noqa: E402
+from l1ad.data.encoding import load_encoding  # noqa: E402
+from l1ad.data.layout import GROUPS  # noqa: E402
 
 TARGET = 1_000_000
 
@@ -37,12 +40,6 @@ def _events(n: int, seed: int = 0) -> np.ndarray:
         p[:, rows, 2] = np.where(present, rng.uniform(-np.pi, np.pi, (n, k)), 0)
         p[:, rows, 3] = np.where(present, int(cls), 0)
     return p
-
-
-def _cpu(fn) -> float:
-    t = time.process_time()
-    fn()
-    return time.process_time() - t
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,16 +68,14 @@ def main(argv: list[str] | None = None) -> int:
                 for j in range(0, len(block), 8192):
                     enc.encode(block[j : j + 8192])
 
-        t_raw = min(_cpu(raw) for _ in range(2))
-        t_read = min(_cpu(reader) for _ in range(2))
-        t_enc = _cpu(read_and_encode)
-    n = a.events
-    print(f"events: {n:,} (chunk {a.chunk_size:,}); CPU time on one core")
-    print(f"  baseline h5py raw read : {n / t_raw / 1e6:6.2f} M events/s")
-    print(f"  l1ad iter_events       : {n / t_read / 1e6:6.2f} M events/s  (x{t_raw / t_read:.2f} of baseline; "
-          f"target >= {TARGET / 1e6:.0f} M/s: {'met' if n / t_read >= TARGET else 'NOT met'})")
-    print(f"  read + encode to words : {n / t_enc / 1e6:6.2f} M events/s  (x{t_raw / t_enc:.2f} of baseline)")
-    return 0
+        bench = Bench("reader")
+        n = a.events
+        bench.info.update(events=n, chunk_size=a.chunk_size)
+        bench.time("raw", "baseline: h5py raw read", raw, n)
+        bench.time("reader", "l1ad iter_events (validated)", reader, n, baseline="raw")
+        bench.time("encode", "read + encode to words", read_and_encode, n, baseline="raw")
+    bench.target("reader", ">=", TARGET, note="issue 2: >= 1M events/s on one core")
+    return bench.finish()
 
 
 if __name__ == "__main__":
