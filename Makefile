@@ -1,12 +1,13 @@
 # l1ad: two entry points on a fresh machine (Python 3.11, gcc, make, perl):
 #   make demo   -> create .venv, install, run generate -> train -> build -> sim -> rates -> abcd on defaults
-#   make test   -> create .venv, install, run lint + the test suite
+#   make test   -> create .venv, install, run lint + the test suite (what .ci/run calls; slow tests deselected)
+#   make test-all -> the same plus the slow tests (-m slow: full-size designs, the default sample, quoted numbers)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/demo
 
-.PHONY: demo test bench env clean
+.PHONY: demo test test-all bench env clean
 
 $(BIN)/.l1ad-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,10 @@ demo: env
 test: env
 	$(BIN)/ruff check l1ad tests sim benchmarks
 	$(BIN)/pytest -q
+
+test-all: env
+	$(BIN)/ruff check l1ad tests sim benchmarks
+	$(BIN)/pytest -q -m "slow or not slow"
 
 bench: env
 	$(BIN)/python -m benchmarks

@@ -82,12 +82,24 @@ class EvalSection(StrictModel):
         return v
 
 
+class ReferenceSection(StrictModel):
+    """What this config gave on the default sample, as quoted in configs/abcd.yaml: measured by ``make demo``
+    (its abcd stage) and reproduced by ``tests/test_background.py`` (``-m slow``, ``make test-all``)."""
+
+    grid_points_closing: int = Field(ge=0)
+    max_nonclosure: float = Field(ge=0)
+    ratio_at_min_eff: float = Field(gt=0)
+    dcorr2_heldout: float = Field(ge=0)
+    dcorr2_heldout_baseline: float = Field(ge=0)
+
+
 class AbcdConfig(StrictModel):
     name: str = "double_ae"
     data: DataSection = Field(default_factory=DataSection)
     model: ModelSection = Field(default_factory=ModelSection)
     training: TrainSection = Field(default_factory=TrainSection)
     evaluation: EvalSection = Field(default_factory=EvalSection)
+    reference: ReferenceSection | None = None
 
 
 def load_abcd_config(path: str | Path = "abcd.yaml") -> AbcdConfig:
