@@ -88,7 +88,22 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     ev[:, :, 3] = [1] + [2] * 4 + [3] * 4 + [4] * 10
     write_events(d / "events.h5", ev)
     write_events(d / "empty.h5", np.zeros((0, 19, 4), np.float32))
-    return {"dir": d, "artifact": art, "events": d / "events.h5", "empty": d / "empty.h5"}
+    # a 57-input model on the GT words of configs/l1_objects.yaml (what `l1ad rates` feeds)
+    from l1ad.data.encoding import load_encoding
+
+    gt = write_artifact(d / "gt", qmodel(n_in=57, hidden=(4,), n_out=2, name="gt"))
+    meta = json.loads((gt / "model.json").read_text())
+    meta["input"]["fields"] = [f.name for f in load_encoding().fields]
+    (gt / "model.json").write_text(json.dumps(meta))
+    return {"dir": d, "artifact": art, "gt": gt, "events": d / "events.h5", "empty": d / "empty.h5"}
+
+
+@pytest.fixture(scope="module")
+def gt_design(tiny) -> Path:
+    from l1ad.firmware.build import build
+
+    build(tiny["gt"], "vu13p", out_root=tiny["dir"] / "fw", hls_root=tiny["dir"] / "hls", events=500, hls=False)
+    return tiny["dir"] / "fw" / "gt-vu13p"
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +158,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(case, tiny, tmp_path):
                               "--hls-dir", out / "hls"], "empty.h5"),
         "build_bad_shift": (["build", "--board", "vu13p", "--model", _bad_shift_artifact(tiny, tmp_path),
                              "--out", out], "shift"),
-        "rates_bad_scheduler": (["rates", "--model", art, "--zero-bias", ev, "--scheduler", "notaurl", "--all-events",
+        "rates_bad_scheduler": (["rates", "--model", tiny["gt"], "--zero-bias", ev, "--scheduler", "notaurl", "--all-events",
                                  "--out", out], "notaurl"),
         "sim_missing": (["sim", tmp_path / "nope"], "nope"),
         "generate_bad_process": (["data", "generate", "--processes", "zero_bias,higgs", "--out", out], "higgs"),
@@ -233,3 +248,40 @@ def test_sim_interrupted_exit_130_no_report(design, tmp_path):
     assert code == 130 and one_line(err) == "interrupted"
     assert not (d / "sim_report.json").exists()
     assert not [p for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_data_encode_and_rates_exit_0(tiny, tmp_path):
+    code, out, err = run("data", "encode", tiny["events"], "-o", tmp_path / "w.h5")
+    assert code == 0 and err == "" and (tmp_path / "w.h5").is_file()
+    code, out, err = run("rates", "--model", tiny["gt"], "--zero-bias", tiny["events"], "--all-events",
+                         "--menu", "none", "--targets", "1000,5000", "--out", tmp_path / "r")
+    assert code == 0 and err == "", err
+    assert json.loads((tmp_path / "r" / "rates.json").read_text())["thresholds"]
+
+
+def test_rates_exit_1_when_the_shipped_rtl_disagrees(gt_design, tiny, tmp_path):
+    """Fault injection: the design's score register inverted in its shipped Verilog."""
+    bad = tmp_path / "bad"
+    shutil.copytree(gt_design, bad)
+    top = bad / "rtl" / "gt_trigger.v"
+    assert "score      <= score_w;" in top.read_text()
+    top.write_text(top.read_text().replace("score      <= score_w;", "score      <= ~score_w;"))
+    code, out, err = run("rates", "--design", bad, "--zero-bias", tiny["events"], "--menu", "none",
+                         "--targets", "1000,5000", "--out", tmp_path / "r")
+    assert code == 1 and "trigger bit differs" in one_line(err)
+    assert json.loads((tmp_path / "r" / "rates.json").read_text())["rtl_check"]["passed"] is False
+
+
+def test_train_interrupted_exit_130_nothing_left(tmp_path):
+    from test_sim import _synthetic_events
+
+    from l1ad.data.adc2021 import write_events
+
+    data = tmp_path / "data"
+    data.mkdir()
+    write_events(data / "zero_bias.h5", _synthetic_events(20_000, np.random.default_rng(0), False))
+    out = tmp_path / "art"
+    code, _, err = interrupt("train", "models/axol1tl_vae.yaml", "--data-dir", data, "--out", out, "--epochs", "50",
+                             after=0.5, marker="epoch 1/")
+    assert code == 130 and one_line(err) == "interrupted"
+    assert not out.exists() and not leftovers(tmp_path)

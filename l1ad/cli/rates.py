@@ -223,17 +223,15 @@ def _print_rtl_check(r: dict[str, Any], console: Any) -> None:
 
 @contextlib.contextmanager
 def _progress(console: Any, total: int) -> Iterator[Any]:
-    """A transient rich progress bar on an interactive terminal (else no output); yields advance(n)."""
-    if console is None or console is False or not getattr(console, "is_terminal", False):
+    """Bars on a terminal, else a progress line at most every 30 s (l1ad.progress); yields advance(n)."""
+    if console is False:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from l1ad.progress import Progress
 
-    with Progress(
-        "emulating events", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console, transient=True
-    ) as bar:
-        task = bar.add_task("events", total=total)
-        yield lambda n: bar.advance(task, n)
+    with Progress("rates: emulating events") as bar:
+        bar.add("events", total)
+        yield lambda n: bar.advance("events", n)
 
 
 def _console(console_cls: Any) -> Any:
