@@ -273,13 +273,16 @@ def test_rates_exit_1_when_the_shipped_rtl_disagrees(gt_design, tiny, tmp_path):
 
 
 def test_train_interrupted_exit_130_nothing_left(tmp_path):
-    from test_sim import _synthetic_events
+    from test_sim import _SIGNALS, _synthetic_events
 
     from l1ad.data.adc2021 import write_events
 
     data = tmp_path / "data"
     data.mkdir()
-    write_events(data / "zero_bias.h5", _synthetic_events(20_000, np.random.default_rng(0), False))
+    rng = np.random.default_rng(0)
+    write_events(data / "zero_bias.h5", _synthetic_events(20_000, rng, False))
+    for s in _SIGNALS:
+        write_events(data / s, _synthetic_events(300, rng, True))
     out = tmp_path / "art"
     code, _, err = interrupt("train", "models/axol1tl_vae.yaml", "--data-dir", data, "--out", out, "--epochs", "50",
                              after=0.5, marker="epoch 1/")
