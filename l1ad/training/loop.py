@@ -1,7 +1,7 @@
 """Keras ``fit`` with early stopping, a per-epoch atomic checkpoint and one log line per epoch off a TTY.
 
-Ctrl-C during ``fit`` propagates ``KeyboardInterrupt``; the checkpoint of the last *completed* epoch (always
-written atomically) stays usable, and the caller writes no artifact.
+Ctrl-C during ``fit`` propagates ``KeyboardInterrupt``; the checkpoint of the last *completed* epoch is always
+written atomically; the caller (``l1ad.training.train``) writes no artifact and removes the checkpoint.
 """
 
 from __future__ import annotations

@@ -169,8 +169,8 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
             res = fit_model(built, ds.x[sp.train], y[sp.train], ds.x[sp.val], y[sp.val], cfg.training,
                             cfg.pruning, f"{cfg.name}/{label}", ckpt_dir / f"{label}.h5", n_epochs, lr,
                             average_weights=average, clip_kernels=clip)
-        except KeyboardInterrupt:
-            log.warning("interrupted: no artifact written; last completed epoch saved in %s", ckpt_dir)
+        except BaseException:  # interrupted or failed: no artifact, and no checkpoint left behind
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
             raise
         log.info("%s/%s: %d epochs in %.1f s (%.0f events/s)", cfg.name, label, res.epochs_run, res.seconds,
                  res.events_per_second)
