@@ -106,7 +106,7 @@ def best_rate(fn: Callable[[], Any], n_events: int, repeat: int) -> float:
 
 def float_baseline(model: Any, words: np.ndarray) -> Callable[[], Any]:
     """Plain float64 forward pass with the same matrix shapes as the model's dense layers."""
-    from l1ad.fixedpoint.types import Dense
+    from l1ad.fixedpoint.layers.dense import Dense
 
     ws = [lay.weights.astype(np.float64) for lay in model.layers if isinstance(lay, Dense)]
     x = (words - model.offset).astype(np.float64)

@@ -58,16 +58,9 @@ def load_words(
 
 
 def _qkeras_scores(fp: FixedPointModel, model: Any, words: np.ndarray) -> tuple[np.ndarray, float]:
-    from l1ad.firmware.hls import score_from_outputs
-
-    x = fp.preprocess_float(words).astype(np.float32)
     t = time.perf_counter()
-    out = np.asarray(model.predict(x, batch_size=16384, verbose=0), dtype=np.float64)
-    dt = time.perf_counter() - t
-    xq = None
-    if fp.score.type == "squared_error":
-        xq = np.asarray(model.layers[1](x), dtype=np.float64) if len(model.layers) > 1 else x
-    return score_from_outputs(fp, out, xq), len(words) / max(dt, 1e-9)
+    raw = fp.keras_scores(model, words)
+    return raw, len(words) / max(time.perf_counter() - t, 1e-9)
 
 
 def build(
