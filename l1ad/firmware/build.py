@@ -23,6 +23,7 @@ from l1ad.firmware.design import PORTS, Design
 from l1ad.firmware.report import compare_pairs, render_text, tool_versions
 from l1ad.firmware.wrapper import wrapper_verilog
 from l1ad.fixedpoint import FixedPointModel
+from l1ad.fixedpoint.source import ImportOptions, load_model_source
 from l1ad.io import atomic_dir, write_json
 
 __all__ = ["BUDGET_NS", "build", "load_words"]
@@ -64,7 +65,7 @@ def _qkeras_scores(fp: FixedPointModel, model: Any, words: np.ndarray) -> tuple[
 
 
 def build(
-    model_dir: str | Path,
+    model_dir: str | Path | Any,
     board_name: str,
     clock_mhz: float | None = None,
     out_root: str | Path = "firmware",
@@ -74,8 +75,12 @@ def build(
     hls: bool = True,
     emulate_rtl: bool = True,
     command: list[str] | None = None,
+    options: ImportOptions | None = None,
 ) -> dict[str, Any]:
-    """Run the whole flow; returns the report dict (also written as report.json/report.txt)."""
+    """Run the whole flow; returns the report dict (also written as report.json/report.txt).
+
+    ``model_dir``: an artifact directory, a bare ``.h5``/SavedModel or a Keras model in memory (``options``: how
+    to read a bare model, :class:`l1ad.fixedpoint.source.ImportOptions`)."""
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
 
@@ -89,11 +94,8 @@ def build(
         raise BuildError(f"--clock-mhz: field 'clock_mhz': must be positive (value {clock})")
     period = 1000.0 / clock
     t = time.perf_counter()
-    from l1ad.models import load_artifact
-
-    art = load_artifact(model_dir)
-    fp = FixedPointModel.from_artifact(model_dir)  # UnsupportedLayerError here: nothing written yet
-    keras_model = art.trigger_model
+    src = load_model_source(model_dir, options)  # UnsupportedLayerError here: nothing written yet
+    fp, keras_model = src.fp, src.keras_model
     name = f"{_ident(fp.name)}"
     design_name = f"{fp.name}-{board_name}"
     top, net_mod = f"{name}_trigger", f"{name}_net"
@@ -161,7 +163,9 @@ def build(
         pairs = compare_pairs(results, words)
         report: dict[str, Any] = {
             "model": fp.name,
-            "artifact": str(model_dir),
+            "artifact": src.label,
+            "source": src.provenance,
+            "notes": src.notes,
             "board": board_name,
             "part": board.part,
             "clock_mhz": clock,
@@ -199,7 +203,7 @@ def build(
                 "speedup": emu_rate / hls_info["events_per_s"] if hls_info.get("events_per_s") else 0.0,
             },
             "hls": hls_info,
-            "command": command or ["l1ad", "build", "--board", board_name, "--model", str(model_dir)],
+            "command": command or ["l1ad", "build", "--board", board_name, "--model", src.label],
             "versions": tool_versions(),
             "timings_s": timings,
         }

@@ -49,11 +49,10 @@ def hls_config(fp: FixedPointModel, model: Any, clock_period_ns: float) -> dict[
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
     cfg["Model"]["Strategy"] = "Latency"
     names = cfg["LayerName"]
-    first = model.layers[0]
     in_prec = input_precision(fp)
-    if type(first).__name__ == "InputLayer" and first.name in names:
-        names[first.name]["Precision"]["result"] = in_prec.hls_type()
-    node_names = frozenset(layer.name for layer in fp.layers)
+    in_name = model.input_names[0]  # a Sequential model's implicit input layer is '<first layer>_input'
+    names.setdefault(in_name, {}).setdefault("Precision", {})["result"] = in_prec.hls_type()
+    node_names = frozenset([*(layer.name for layer in fp.layers), in_name])
     prev: Precision | None = in_prec
     for i, layer in enumerate(fp.layers):
         nxt = fp.layers[i + 1] if i + 1 < len(fp.layers) else None

@@ -16,6 +16,7 @@ import numpy as np
 
 from l1ad.fixedpoint.layers.base import (
     Bounds,
+    HlsContext,
     Node,
     object_array,
     refuse,
@@ -75,6 +76,16 @@ class Pool(Node):
             return win.max(axis=2).reshape((len(x), *out, c)), 0
         y, n = requantize(win.sum(axis=2), int(frac) + self._shift(idx.shape[1]), self.output)
         return y.reshape((len(x), *out, c)), n
+
+    def hls(self, ctx: HlsContext) -> None:
+        """hls4ml pools in ``accum_t`` (max: the comparisons; avg: the sum, then ``/= n`` in place): the input type
+        for max, the sum's integer range at the result's binary point for avg."""
+        ctx.set(self.name, "result", self.output)
+        if self.op == "max" and ctx.in_prec is not None:
+            ctx.set(self.name, "accum", ctx.in_prec)
+        elif self.op == "avg" and ctx.in_prec is not None:
+            k = self.output.frac - ctx.in_prec.frac
+            ctx.set(self.name, "accum", Precision(self.output.width + k, self.output.frac, self.output.signed))
 
     def trace(self, x: np.ndarray) -> np.ndarray:
         idx, out = self._index(x.shape)

@@ -121,7 +121,7 @@ def quantizer_precision(q: Any, layer_name: str, layer_type: str, *, weights: bo
     why = {"quantized_tanh": "tanh has no exact fixed-point form", "quantized_sigmoid": "sigmoid has no exact "
            "fixed-point form", "binary": "binary quantizers are not supported", "ternary": "ternary quantizers are "
            "not supported", "quantized_po2": "power-of-two quantizers are not supported"}.get(cls, "not supported")
-    raise UnsupportedLayerError(f"{where}: quantizer {quantizer_name(q)} {why}")
+    raise UnsupportedLayerError(f"{where}: quantizer {quantizer_name(q)}: {why}")
 
 
 def is_quantizer(q: Any) -> bool:
@@ -147,7 +147,7 @@ def _qactivation(layer: Any) -> list[Node]:
     q = layer.quantizer if layer.quantizer is not None else layer.activation
     if is_quantizer(q):
         return [Quantize(layer.name, quantizer_precision(q, layer.name, "QActivation"), source=str(q))]
-    return relu_nodes(getattr(q, "__name__", type(q).__name__), layer.name, "QActivation", layer.name)
+    return relu_nodes(getattr(q, "__name__", type(q).__name__), layer.name, "QActivation", layer.name, standalone=True)
 
 
 NODES: tuple[type[Node], ...] = (Quantize,)

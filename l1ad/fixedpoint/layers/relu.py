@@ -15,7 +15,7 @@ from l1ad.errors import UnsupportedLayerError
 from l1ad.fixedpoint.layers.base import Bounds, FastContext, Node, Step, refuse, trace_quantize
 from l1ad.fixedpoint.precision import Precision, requantize
 
-__all__ = ["KERAS", "NODES", "Relu", "relu_nodes"]
+__all__ = ["KERAS", "NODES", "Linear", "Relu", "relu_nodes"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,10 +36,27 @@ class Relu(Node):
         return [lambda x: np.maximum(x, 0, out=x)]
 
 
-def relu_nodes(activation: str, name: str, layer_type: str, node_name: str) -> list[Node]:
-    """[] for 'linear', [Relu] for 'relu'; refuse any other activation."""
+@dataclass(frozen=True, eq=False)
+class Linear(Node):
+    """A standalone ``Activation('linear')`` layer: the identity (kept so hls4ml's layer of that name gets its
+    type; a ``linear`` activation inside a QDense/QConv is no node at all)."""
+
+    kind: ClassVar[str] = "linear"
+
+    def emulate(self, x: np.ndarray, frac: np.ndarray | int, in_prec: Precision | None) -> tuple[np.ndarray, int]:
+        return requantize(x, frac, self.output)
+
+    def trace(self, x: np.ndarray) -> np.ndarray:
+        return x
+
+    def fast(self, ctx: FastContext) -> list[Step] | None:
+        return [] if np.ndim(ctx.frac) == 0 else None
+
+
+def relu_nodes(activation: str, name: str, layer_type: str, node_name: str, standalone: bool = False) -> list[Node]:
+    """[] for 'linear' ([Linear] for a standalone layer), [Relu] for 'relu'; refuse any other activation."""
     if activation == "linear":
-        return []
+        return [Linear(node_name)] if standalone else []
     if activation == "relu":
         return [Relu(node_name)]
     raise UnsupportedLayerError(f"layer '{name}' ({layer_type}): activation {activation} not supported "
@@ -48,7 +65,7 @@ def relu_nodes(activation: str, name: str, layer_type: str, node_name: str) -> l
 
 def _activation(layer: Any) -> list[Node]:
     return relu_nodes(getattr(layer.activation, "__name__", type(layer.activation).__name__), layer.name,
-                      "Activation", layer.name)
+                      "Activation", layer.name, standalone=True)
 
 
 def _relu_layer(layer: Any) -> list[Node]:
@@ -57,5 +74,5 @@ def _relu_layer(layer: Any) -> list[Node]:
     return [Relu(layer.name)]
 
 
-NODES: tuple[type[Node], ...] = (Relu,)
+NODES: tuple[type[Node], ...] = (Relu, Linear)
 KERAS = {"Activation": _activation, "ReLU": _relu_layer}
