@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from l1ad import _compat as _compat  # only sets TF_USE_LEGACY_KERAS=1 (Keras 2 for QKeras); loads nothing
+
 __version__ = "0.1.0"
 
 __all__ = ["FixedPointModel", "__version__", "build"]

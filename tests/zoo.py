@@ -385,7 +385,7 @@ REFUSED: dict[str, tuple[Callable[[], Any], tuple[str, ...]]] = {
     "lstm": (lstm, ("rnn", "QLSTM", "not supported")),
     "tanh_quantizer": (tanh_quantizer, ("squash", "quantized_tanh")),
     "sigmoid_quantizer": (sigmoid_quantizer, ("prob", "quantized_sigmoid")),
-    "custom_layer": (custom_layer, ("doubler", "not supported")),
+    "custom_layer": (custom_layer, ("doubler", "Doubler", "custom")),
     "auto_alpha": (auto_alpha, ("fc", "alpha='auto'")),
     "binary_weights": (binary_weights, ("dense", "binary")),
     "average_of_three": (average_of_three, ("avg3", "not a power of two")),

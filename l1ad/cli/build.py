@@ -8,8 +8,6 @@ from typing import Any
 
 import typer
 
-from l1ad.models.scoring import ScoreKind
-
 __all__ = ["import_options", "register"]
 
 MODEL_HELP = ("Model: an artifact directory (from `l1ad train`/`l1ad import`) or a bare Keras/QKeras model "
@@ -29,7 +27,7 @@ def import_options() -> dict[str, Any]:
             None, "--shift", help="With --encoding gt: word LSBs dropped, one integer or one per input "
             "(comma-separated; default: the input quantizer's fraction bits, else 0)."),
         "score": typer.Option(
-            None, "--score", case_sensitive=True, help="Bare model: identity, sum_squares or squared_error "
+            None, "--score", help="Bare model: identity, sum_squares or squared_error "
             "(default: identity for one output, sum of squares otherwise)."),
     }
 
@@ -55,7 +53,7 @@ def register(app: typer.Typer) -> None:
         input_precision: str | None = o["input_precision"],
         encoding: str | None = o["encoding"],
         shift: str | None = o["shift"],
-        score: ScoreKind | None = o["score"],
+        score: str | None = o["score"],
     ) -> None:
         """Build the firmware for BOARD from a model, check it bit-exact and report latency/resources."""
         import sys

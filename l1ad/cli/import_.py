@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from l1ad.cli.build import import_options
-from l1ad.models.scoring import ScoreKind
 
 __all__ = ["register"]
 
@@ -24,7 +23,7 @@ def register(app: typer.Typer) -> None:
         input_precision: str | None = o["input_precision"],
         encoding: str | None = o["encoding"],
         shift: str | None = o["shift"],
-        score: ScoreKind | None = o["score"],
+        score: str | None = o["score"],
     ) -> None:
         """Check that MODEL converts to an exact fixed-point description (refusing unsupported layers, exit 2,
         nothing written) and write it as an artifact: trigger.h5, model.h5, model.json."""

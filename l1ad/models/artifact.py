@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -196,7 +197,31 @@ def load_qkeras_model(path: str | os.PathLike[str], compile: bool = False) -> An
         return keras.models.load_model(str(p), custom_objects=objs, compile=compile)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        unknown = re.match(r"Unknown (?:layer|object|activation)[^']*'([^']+)'", msg)
+        if unknown:
+            from l1ad.errors import UnsupportedLayerError
+
+            cls = unknown.group(1)
+            name = _layer_named(p, cls)
+            what = f"layer '{name}' ({cls})" if name else f"'{cls}'"
+            raise UnsupportedLayerError(f"{p}: {what}: not a Keras/QKeras layer or quantizer l1ad knows (custom "
+                                        "layers have no fixed-point lowering)") from None
         raise ModelError(f"{p}: cannot load as a QKeras model: {msg}") from None
+
+
+def _layer_named(path: Path, class_name: str) -> str | None:
+    """The name of the first layer of class ``class_name`` in a .h5 model's config (for error messages)."""
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            cfg = json.loads(f.attrs["model_config"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    for layer in (cfg.get("config") or {}).get("layers") or []:
+        if layer.get("class_name") == class_name:
+            return str((layer.get("config") or {}).get("name"))
+    return None
 
 
 @dataclass
