@@ -10,12 +10,12 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from l1ad.fixedpoint.layers import batchnorm, conv, dense, flatten, pooling, quantize, relu
+from l1ad.fixedpoint.layers import batchnorm, conv, dense, flatten, pooling, quantize, relu, reshape
 from l1ad.fixedpoint.layers.base import Bounds, Node
 
 __all__ = ["KERAS_HANDLERS", "LAYER_MODULES", "NODE_TYPES", "PASSES", "SKIPPED_KERAS"]
 
-LAYER_MODULES: tuple[ModuleType, ...] = (quantize, dense, conv, relu, flatten, pooling, batchnorm)
+LAYER_MODULES: tuple[ModuleType, ...] = (quantize, dense, conv, relu, flatten, reshape, pooling, batchnorm)
 
 #: Keras layers that compute nothing at inference
 SKIPPED_KERAS = ("InputLayer", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "ActivityRegularization")
