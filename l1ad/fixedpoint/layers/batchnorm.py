@@ -100,13 +100,14 @@ class BatchNorm(Node):
 
         return [step]
 
-    def _types(self, in_frac: int) -> tuple[Precision, Precision]:
+    def _types(self) -> tuple[Precision, Precision]:
+        """Signed types holding the scale and shift integers exactly (hls4ml's ``scale_t``/``bias_t``)."""
         s = Precision.covering(min(int(self.scale.min()), 0), max(int(self.scale.max()), 0), self.scale_frac)
         t = Precision.covering(min(int(self.shift.min()), 0), max(int(self.shift.max()), 0), self.shift_frac)
         return Precision(s.width + (not s.signed), s.frac, True), Precision(t.width + (not t.signed), t.frac, True)
 
     def hls(self, ctx: HlsContext) -> None:
-        st, bt = self._types(0)
+        st, bt = self._types()
         ctx.set(self.name, "scale", st)
         ctx.set(self.name, "bias", bt)
         ctx.set(self.name, "result", self.output)
