@@ -18,7 +18,7 @@ from l1ad.fixedpoint import FixedPointModel
 from l1ad.fixedpoint.source import ImportOptions, load_model_source
 
 
-def _opts(o: dict) -> ImportOptions:
+def _opts(o: dict) -> ImportOptions:  # the zoo's build options that say how to read the model
     return ImportOptions.from_cli(o.get("input_precision"), o.get("encoding"), o.get("shift"), o.get("score"))
 
 

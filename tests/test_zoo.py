@@ -16,7 +16,7 @@ import pytest
 import zoo
 
 OPTION_FLAGS = {"input_precision": "--input-precision", "encoding": "--encoding", "shift": "--shift",
-                "score": "--score"}
+                "score": "--score", "clock_mhz": "--clock-mhz"}
 
 
 @pytest.mark.slow
