@@ -162,11 +162,12 @@ def test_batchnorm_fold_is_proven_and_a_coarser_fold_is_caught(monkeypatch):
     assert np.count_nonzero(wrong.predict_generic(words) != fp.keras_scores(model, words)) > 0
 
 
-@pytest.mark.parametrize("name", ["dense_auto_po2", "conv1d_same_avgpool", "conv2d_calo", "dense_batchnorm",
-                                  "dense_quantizer_strings"])
+@pytest.mark.parametrize("name", ["dense_auto_po2", "conv1d_maxpool", "conv1d_same_avgpool", "conv2d_calo",
+                                  "dense_batchnorm"])
 def test_hls4ml_csim_equals_emulator(name, tmp_path):
-    """The hls4ml project l1ad writes (every type from the description: po2 alpha layers, pooling accumulators,
-    batch-norm scale/bias, an implicit Sequential input) C-simulates bit for bit like the emulator."""
+    """The hls4ml project l1ad writes (every type from the description: po2 alpha layers of dense and conv
+    kernels, pooling accumulators, batch-norm scale/bias, an implicit Sequential input) C-simulates bit for bit
+    like the emulator."""
     from l1ad.firmware.hls import build_hls
 
     build, opts = zoo.BUILT[name]
@@ -229,3 +230,38 @@ def test_rates_on_an_imported_model(cli, tmp_path):
     scores = FixedPointModel.from_artifact(tmp_path / "art").predict(read_words(zb, 0, None, load_encoding()))
     for row in rates["thresholds"]:
         assert row["n_pass"] == int(np.count_nonzero(scores > row["threshold"]))
+
+
+def _quantizers() -> list[tuple[str, int, int]]:
+    out = [("relu", b, i) for b in (4, 6) for i in range(b + 3)]  # integer 0 .. bits + 2
+    out += [("bits", b, i) for b in (4, 8) for i in range(b)]  # signed, integer 0 .. bits - 1
+    return out
+
+
+@pytest.mark.parametrize("kind,bits,integer", _quantizers())
+def test_every_quantizer_integer_exhaustively(kind, bits, integer):
+    """hls4ml's test_quantizer, exhaustively: one QActivation on every one of the 65,536 ap_fixed<16,6> input
+    words; quantized_relu(bits, integer) for every integer from 0 to bits + 2 and quantized_bits(bits, integer)."""
+    from l1ad import _compat
+
+    keras, qk = _compat.keras(), _compat.qkeras()
+    q = qk.quantized_relu(bits, integer) if kind == "relu" else qk.quantized_bits(bits, integer)
+    model = keras.Sequential([keras.layers.InputLayer((1,), name="x"), qk.QActivation(q, name="q")])
+    fp = FixedPointModel.from_keras(model, input_precision="ap_fixed<16,6>")
+    words = np.arange(-(2**15), 2**15, dtype=np.int64)[:, None]
+    assert np.array_equal(fp.predict(words), fp.keras_scores(model, words))
+    assert fp.layers[0].output.frac == bits - integer - (kind == "bits")
+
+
+def test_savedmodel_directory_imports_like_h5(cli, tmp_path):
+    """A SavedModel directory is a bare model too: same description as the .h5 of the same network."""
+    model = zoo.conv2d_calo("calo")
+    model.save(tmp_path / "calo.h5")
+    model.save(tmp_path / "calo_saved", save_format="tf")
+    code, _, err = cli("import", tmp_path / "calo_saved", "--out", tmp_path / "art")
+    assert code == 0, err
+    meta = json.loads((tmp_path / "art" / "model.json").read_text())
+    assert meta["source"]["format"] == "savedmodel"
+    a = FixedPointModel.from_artifact(tmp_path / "art").description.to_json()
+    b = load_model_source(tmp_path / "calo.h5").fp.description.to_json()
+    assert json.dumps(a) == json.dumps(b)

@@ -157,19 +157,22 @@ def gt_encoder(name: str = "gt_encoder") -> Any:
 
 
 def conv1d_maxpool(name: str = "conv1d_maxpool") -> Any:
-    """b-tag-like: QConv1D (pointwise + k=3) -> quantized_relu -> MaxPooling1D -> Flatten -> QDense logit."""
+    """b-tag-like: QConv1D (pointwise + k=3 with an alpha='auto_po2' kernel) -> quantized_relu -> MaxPooling1D ->
+    Flatten -> QDense logit."""
     keras, qk = _compat.keras(), _compat.qkeras()
     keras.utils.set_random_seed(9)
     m = keras.Sequential([
         qk.QActivation(qk.quantized_bits(8, 3, alpha=1), input_shape=(8, 3), name="inq"),
         qk.QConv1D(4, 1, kernel_quantizer=_kq(6, 0), bias_quantizer=_kq(6, 0), name="pw",
                    activation="quantized_relu(8,3)"),
-        qk.QConv1D(4, 3, kernel_quantizer=_kq(6, 0), bias_quantizer=_kq(6, 0), name="c3"),
+        qk.QConv1D(4, 3, kernel_quantizer=_kq(5, 0, "auto_po2"), bias_quantizer=_kq(6, 0), name="c3"),
         qk.QActivation(qk.quantized_relu(8, 3), name="r3"),
         keras.layers.MaxPooling1D(2, name="pool"),
         keras.layers.Flatten(name="flat"),
         qk.QDense(1, kernel_quantizer=_kq(6, 0), bias_quantizer=_kq(6, 0), name="logit"),
     ], name=name)
+    k = m.get_layer("c3").kernel  # different magnitudes per output channel: different power-of-two scales
+    k.assign(k.numpy() * np.array([0.1, 0.4, 1.0, 2.5], np.float32))
     return _finish(m, 9)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from l1ad.bits import int_range
 from l1ad.errors import DataError
 from l1ad.fixedpoint.description import Description, load_description, save_description
+from l1ad.fixedpoint.fast import compile_fast
 from l1ad.fixedpoint.layers.base import Node
 from l1ad.fixedpoint.layers.quantize import Quantize
 from l1ad.fixedpoint.precision import InputField, Precision
@@ -197,8 +198,6 @@ class FixedPointModel:
         """Raw integer score (N,) int64, LSB 2**-score.output.frac."""
         w = self._check(words)
         if not hasattr(self, "_fast"):
-            from l1ad.fixedpoint.fast import compile_fast
-
             self._fast = (compile_fast(self.layers, self.inputs, self.offset, self.shift, self.score, self._layer_bits())
                           if self.float_exact else None)
         if self._fast is not None:
