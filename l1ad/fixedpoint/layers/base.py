@@ -5,8 +5,10 @@ A layer kind is one module in this package holding, side by side:
 * its frozen dataclass node(s) (subclasses of :class:`Node`, ``kind`` a ClassVar naming it in fixedpoint.json);
 * ``KERAS``: the Keras/QKeras class names it converts, each with a handler ``f(layer) -> list[Node]``;
 * per node: ``propagate`` (exact integer bounds of its result, used for precision inference and proofs),
-  ``emulate`` (the NumPy integer op), ``trace`` (the da4ml op), ``hls`` (its hls4ml precision settings)
-  and optionally ``fast`` (a step of the in-place float fast path).
+  ``emulate`` (the NumPy integer op), ``trace`` (the da4ml op), ``hls`` (its hls4ml precision settings, plus
+  ``hls_patch`` for values hls4ml recomputes in float) and optionally ``fast`` (a step of the in-place float
+  fast path; a node without one sends the model to the generic path);
+* optionally ``PASSES``: rewrites over the node list that concern this kind (batch-norm folding).
 
 :mod:`l1ad.fixedpoint.registry` lists the modules explicitly; nothing registers itself at import time.
 """
@@ -23,8 +25,8 @@ import numpy as np
 from l1ad.errors import ModelError, UnsupportedLayerError
 from l1ad.fixedpoint.precision import Precision, requantize
 
-__all__ = ["PENDING", "Bounds", "FastContext", "HlsContext", "Node", "Step", "dense_bounds", "object_array", "refuse", "refuse_node",
-           "tree_sum", "trace_quantize"]
+__all__ = ["PENDING", "Bounds", "FastContext", "HlsContext", "Node", "Step", "dense_bounds", "infer_nodes",
+           "object_array", "refuse", "refuse_node", "trace_quantize", "tree_sum"]
 
 Step = Callable[[np.ndarray], np.ndarray]
 
