@@ -98,6 +98,8 @@ def test_import_writes_an_artifact_that_builds_the_same_description(cli, tmp_pat
     (["--encoding", "gt", "--shift", "a,b"], "--shift"),
     (["--score", "mean"], "--score"),
     (["--encoding", "gt"], "57"),  # the model takes 10 inputs
+    (["--score", "identity"], "one network output"),  # it has 3 outputs
+    (["--score", "squared_error"], "differs from the input size"),  # 3 outputs, 10 inputs
 ])
 def test_bad_import_options(cli, tmp_path, args, needle):
     path = tmp_path / "m.h5"
@@ -178,15 +180,21 @@ def test_hls4ml_csim_equals_emulator(name, tmp_path):
     assert np.array_equal(res.scores, fp.predict(words))
 
 
-def test_hls4ml_default_pool_accumulator_is_caught(tmp_path, monkeypatch):
-    """Fault injection: without the pooling accumulator types hls4ml averages/compares in its default
-    ap_fixed<16,6> and the C simulation disagrees with the emulator."""
+@pytest.mark.parametrize("fault,name", [("pool_accum", "conv1d_same_avgpool"), ("po2_alpha", "dense_auto_po2")])
+def test_hls4ml_types_left_to_hls4ml_are_caught(fault, name, tmp_path, monkeypatch):
+    """Fault injection: leave the pooling accumulators (hls4ml averages/compares in its default ap_fixed<16,6>) or
+    the types around an alpha='auto_po2' kernel (unscaled accumulator, ``<name>_alpha`` result) to hls4ml, and its
+    C simulation disagrees with the emulator."""
     from l1ad.firmware.hls import build_hls
+    from l1ad.fixedpoint.layers import dense
     from l1ad.fixedpoint.layers.base import Node
     from l1ad.fixedpoint.layers.pooling import Pool
 
-    monkeypatch.setattr(Pool, "hls", Node.hls)
-    model = zoo.conv1d_same_avgpool()
+    if fault == "pool_accum":
+        monkeypatch.setattr(Pool, "hls", Node.hls)
+    else:
+        monkeypatch.setattr(dense, "_po2_scales", lambda *a: None)
+    model = zoo.BUILT[name][0]()
     fp = load_model_source(model).fp
     words = fp.random_words(5_000, seed=2)
     res = build_hls(fp, model, words, tmp_path / "p", "xcvu13p-flga2577-2-e", 4.1667, "p")
@@ -265,3 +273,29 @@ def test_savedmodel_directory_imports_like_h5(cli, tmp_path):
     a = FixedPointModel.from_artifact(tmp_path / "art").description.to_json()
     b = load_model_source(tmp_path / "calo.h5").fp.description.to_json()
     assert json.dumps(a) == json.dumps(b)
+
+
+def test_description_refuses_unknown_layer_kinds_and_fields(tmp_path):
+    from l1ad.errors import ModelError
+
+    fp = FixedPointModel.from_keras(zoo.dense_alpha1())
+    doc = fp.description.to_json()
+    for layer_patch, needle in (({"kind": "lstm"}, "layers[1].kind"), ({"gain": 2}, "layers[1]")):
+        bad = json.loads(json.dumps(doc))
+        bad["layers"][1].update(layer_patch)
+        (tmp_path / "fp.json").write_text(json.dumps(bad))
+        with pytest.raises(ModelError, match=re.escape(needle)):
+            FixedPointModel.load(tmp_path / "fp.json")
+
+
+def test_shared_layers_are_refused():
+    """One chain of layers: a layer applied twice (weight sharing) is refused naming it."""
+    from l1ad import _compat
+
+    keras, qk = _compat.keras(), _compat.qkeras()
+    inp = keras.layers.Input((6,))
+    x = qk.QActivation(qk.quantized_bits(8, 3, alpha=1), name="inq")(inp)
+    shared = qk.QDense(6, kernel_quantizer=zoo._kq(), bias_quantizer=zoo._kq(), name="shared")
+    model = keras.Model(inp, shared(shared(x)), name="twice")
+    with pytest.raises(UnsupportedLayerError, match="'shared'.*more than once"):
+        FixedPointModel.from_keras(model)

@@ -36,8 +36,11 @@ def keras_layers(model: Any) -> list[Any]:
             continue
         try:
             inp = layer.input
+            shared = len(getattr(layer, "_inbound_nodes", ())) > 1
         except AttributeError:
-            raise refuse(layer, "is used more than once (shared layers are not supported)") from None
+            shared = True
+        if shared:
+            raise refuse(layer, "is used more than once (shared layers are not supported)")
         if isinstance(inp, (list, tuple)) or (prev is not None and inp is not prev.output):
             raise refuse(layer, f"does not take the output of '{prev.name if prev else None}' (the model must be "
                          "one chain of layers)")
