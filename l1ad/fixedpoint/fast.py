@@ -58,12 +58,12 @@ def compile_fast(layers: Sequence[Node], inputs: Sequence[InputField], offset: n
                 ref = x.astype(np.float64)
         y = x.astype(np.float64)
         if kind == ScoreKind.IDENTITY:
-            s, f = score_array(kind, y[:, :1]), y_frac
+            s, f = score_array(kind, y[:, :1], exact=True), y_frac
         elif kind == ScoreKind.SUM_SQUARES:
-            s, f = score_array(kind, y), 2 * y_frac
+            s, f = score_array(kind, y, exact=True), 2 * y_frac
         else:
             g = max(y_frac, ref_frac)
-            s, f = score_array(kind, y * 2.0 ** (g - y_frac), ref * 2.0 ** (g - ref_frac)), 2 * g  # type: ignore[operator]
+            s, f = score_array(kind, y * 2.0 ** (g - y_frac), ref * 2.0 ** (g - ref_frac), exact=True), 2 * g  # type: ignore[operator]
         return requantize(s, f, out_prec)[0].astype(np.int64)
 
     return run

@@ -70,13 +70,14 @@ class Score:
     def emulate(self, y: np.ndarray, y_frac: int, ref: np.ndarray | None, ref_frac: int | None) -> tuple[np.ndarray, int]:
         y = y.reshape(y.shape[0], -1)
         if self.type == ScoreKind.IDENTITY:
-            return requantize(score_array(self.type, y[:, :1]), y_frac, self.output)
+            return requantize(score_array(self.type, y[:, :1], exact=True), y_frac, self.output)
         if self.type == ScoreKind.SUM_SQUARES:
-            return requantize(score_array(self.type, y), 2 * y_frac, self.output)
+            return requantize(score_array(self.type, y, exact=True), 2 * y_frac, self.output)
         assert ref is not None and ref_frac is not None
         f = max(y_frac, ref_frac)
         r = ref.reshape(ref.shape[0], -1)
-        return requantize(score_array(self.type, _shl(y, f - y_frac), _shl(r, f - ref_frac)), 2 * f, self.output)
+        return requantize(score_array(self.type, _shl(y, f - y_frac), _shl(r, f - ref_frac), exact=True), 2 * f,
+                          self.output)
 
     # ---- da4ml
     def trace(self, y: list[Any], ref: list[Any] | None) -> Any:

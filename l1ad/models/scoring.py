@@ -70,8 +70,12 @@ def combine(kind: ScoreKind, terms: Iterable[T], square: Callable[[T], list[T]],
     return total([part for t in terms for part in square(t)])
 
 
-def score_array(kind: ScoreKind, y: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
-    """The score of each row of ``y`` (N, ...) — exact for integers, and for float64 dyadic values with few bits."""
+def score_array(kind: ScoreKind, y: np.ndarray, reference: np.ndarray | None = None, *,
+                exact: bool = False) -> np.ndarray:
+    """The score of each row of ``y`` (N, ...) — exact for integers, and for float64 dyadic values with few bits.
+
+    ``exact=True``: the caller guarantees every sum is exact (integers below 2**53), so the order of the additions
+    cannot matter and the faster ``einsum`` is used; otherwise NumPy's (pairwise) row sum."""
     y = np.asarray(y).reshape(len(y), -1)
     if kind == ScoreKind.IDENTITY:
         if y.shape[1] != 1:
@@ -81,7 +85,7 @@ def score_array(kind: ScoreKind, y: np.ndarray, reference: np.ndarray | None = N
         if reference is None:
             raise ModelError("squared_error score needs the quantized inputs")
         y = y - np.asarray(reference).reshape(y.shape)
-    return (y * y).sum(axis=1)
+    return np.einsum("ij,ij->i", y, y) if exact else (y * y).sum(axis=1)
 
 
 # ------------------------------------------------------------------------------------------------ Keras side
