@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     from l1ad import _compat
     from l1ad.firmware.build import build, load_words
-    from l1ad.firmware.hls import hls_config, score_from_outputs
+    from l1ad.firmware.hls import hls_config
     from l1ad.fixedpoint import FixedPointModel
     from l1ad.models import load_artifact
 
@@ -89,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
                    clock="wall")
         bench.time("qkeras", "QKeras predict (float)", lambda: keras_model.predict(x, batch_size=16384, verbose=0), n,
                    baseline="hls4ml", clock="wall")
-        same = np.array_equal(score_from_outputs(fp, np.asarray(hm.predict(x), np.float64), None), fp.predict(words)) \
-            if fp.score.type != "squared_error" else True
+        ref = None
+        if fp.score.reference is not None:  # squared_error: the quantised inputs, from the emulator
+            q, frac = fp.predict_layers(words)[fp.score.reference]
+            ref = np.ldexp(q.astype(np.float64), -frac)
+        same = np.array_equal(fp.score.raw_from_float(np.asarray(hm.predict(x), np.float64), ref), fp.predict(words))
     overhead = bench.rows["hls4ml_1"].median_s
     bench.info.update(model=rep["model"], events=n, hls4ml_per_call_overhead_s=overhead,
                       build_stage_seconds=rep["timings_s"], build_all_bitexact=rep["all_bitexact"])

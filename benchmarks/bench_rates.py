@@ -89,7 +89,7 @@ def load_model(args: argparse.Namespace, words: np.ndarray) -> Any:
 
 def float_baseline(model: Any, words: np.ndarray) -> Callable[[], Any]:
     """Plain float64 forward pass with the same matrix shapes as the model's dense layers."""
-    from l1ad.fixedpoint.types import Dense
+    from l1ad.fixedpoint.layers.dense import Dense
 
     ws = [lay.weights.astype(np.float64) for lay in model.layers if isinstance(lay, Dense)]
     x = (words - model.offset).astype(np.float64)

@@ -7,6 +7,8 @@ Why this exists (toolchain facts verified on the project machines):
   imported.
 * hls4ml 1.3 selects its Keras-3 parser when ``import keras`` gives Keras 3. For QKeras models it must see
   Keras 2, so ``sys.modules['keras']`` is pointed at ``tf_keras`` before hls4ml is imported.
+* hls4ml 1.3 still calls ``np.product`` (gone in NumPy 2) when it writes power-of-two weight scales
+  (``alpha='auto_po2'``); :func:`hls4ml` restores the alias.
 
 Every l1ad module that needs TensorFlow, QKeras or hls4ml calls :func:`tensorflow`, :func:`qkeras` or
 :func:`hls4ml` from here instead of importing them directly, so the order above always holds.
@@ -118,6 +120,10 @@ def qkeras() -> ModuleType:
 
 def hls4ml() -> ModuleType:
     keras()
+    import numpy as np
+
+    if not hasattr(np, "product"):  # hls4ml 1.3 writes power-of-two (alpha='auto_po2') scales with np.product,
+        np.product = np.prod  # type: ignore[attr-defined]  # removed in NumPy 2
     with _native_stderr_quiet():
         import hls4ml as h
 

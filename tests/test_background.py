@@ -227,7 +227,7 @@ def test_cli_end_to_end_tiny(tmp_path, cli):
         art = load_artifact(out / "models" / f"tiny_ae{k}")
         assert art.kind == "ae" and art.score_type == "squared_error"
         assert art.trigger_model.layers[1].__class__.__name__ == "QActivation"
-        assert len(art.meta["input"]["fields"]) == 57
+        assert len(art.meta.input.fields) == 57
     assert "dCorr" in stdout
 
 

@@ -8,9 +8,8 @@ from fw_helpers import cnn_model, fields, qmodel
 
 from l1ad import _compat
 from l1ad.errors import UnsupportedLayerError
-from l1ad.firmware.hls import score_from_outputs
 from l1ad.fixedpoint import FixedPointModel, InputField, Precision
-from l1ad.fixedpoint.emulator import requantize
+from l1ad.fixedpoint.precision import requantize
 
 
 def _fp(model, score="sum_squares", shift=2, offset=0):
@@ -20,10 +19,7 @@ def _fp(model, score="sum_squares", shift=2, offset=0):
 
 
 def _qkeras_raw(fp, model, words):
-    x = fp.preprocess_float(words).astype(np.float32)
-    out = np.asarray(model.predict(x, batch_size=8192, verbose=0), dtype=np.float64)
-    xq = np.asarray(model.layers[1](x), dtype=np.float64) if fp.score.type == "squared_error" else None
-    return score_from_outputs(fp, out, xq)
+    return fp.keras_scores(model, words)
 
 
 @pytest.mark.parametrize(

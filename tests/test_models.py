@@ -7,10 +7,10 @@ import pytest
 
 from l1ad import _compat
 from l1ad.errors import DataError, ModelError
-from l1ad.evaluation.metrics import WORKING_POINTS, btag_metrics, efficiency_at_fpr, rate_to_fpr
 from l1ad.models import fit_word_preprocessing, load_qkeras_model
 from l1ad.models.ae import AeConfig, build_ae
 from l1ad.models.btag import CnnConfig, build_cnn
+from l1ad.models.metrics import WORKING_POINTS, btag_metrics, efficiency_at_fpr, rate_to_fpr
 from l1ad.models.preprocessing import Preprocessing, fit_float_scaling
 from l1ad.models.quantizers import BitsQuantizer, QuantConfig
 from l1ad.models.vae import VaeConfig, build_vae

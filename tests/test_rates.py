@@ -433,6 +433,13 @@ def test_report_files_and_pure_rate_bookkeeping(samples, tmp_path):
     assert np.all(np.diff(rc["n_pass"]) <= 0)
 
 
+def _meta(data: dict | None) -> dict:
+    """A minimal valid model.json (l1ad.models.artifact.ArtifactMeta) with the given ``data`` record."""
+    meta = {"name": "m", "kind": "imported", "input": {"shape": [1], "fields": [{"name": "x", "width": 8, "signed": True}]},
+            "preprocessing": {"offset": [0], "shift": [0]}, "score": {"type": "identity"}}
+    return {**meta, "data": data} if data is not None else meta
+
+
 def test_thresholds_skip_the_zero_bias_the_model_was_trained_on(samples, tmp_path):
     """model.json records the training file's sha256 and its train/validation ranges; rates start after them on
     that file only, and the report says so."""
@@ -444,8 +451,9 @@ def test_thresholds_skip_the_zero_bias_the_model_was_trained_on(samples, tmp_pat
     sha = hashlib.sha256(samples["zb_small"].read_bytes()).hexdigest()
     art = tmp_path / "artifact"
     art.mkdir()
-    bkg = {"sha256": sha, "train": [0, 25_000], "validation": [25_000, 30_000], "test": [30_000, 40_000]}
-    (art / "model.json").write_text(json.dumps({"data": {"background": bkg}}))
+    bkg = {"path": str(samples["zb_small"]), "sha256": sha, "train": [0, 25_000], "validation": [25_000, 30_000],
+           "test": [30_000, 40_000]}
+    (art / "model.json").write_text(json.dumps(_meta({"background": bkg})))
     first = held_out_first_event(art, [samples["zb_small"], samples["zb_b"]])
     assert first == [30_000, 0]
     out = tmp_path / "out"
@@ -459,14 +467,14 @@ def test_thresholds_skip_the_zero_bias_the_model_was_trained_on(samples, tmp_pat
     assert ref.n_events == 10_000
     # every event used for training -> one clear error, nothing written
     bkg.update(train=[0, 35_000], validation=[35_000, 40_000])
-    (art / "model.json").write_text(json.dumps({"data": {"background": bkg}}))
+    (art / "model.json").write_text(json.dumps(_meta({"background": bkg})))
     with pytest.raises(DataError, match="no zero-bias events left"):
         run_rates(score_model=StandInModel(), encoding=encoding(), zero_bias=[samples["zb_small"]], signals=[],
                   targets_khz=(10,), menu_path=None, out=tmp_path / "o2", reader=reader(), console=False,
                   zb_first=held_out_first_event(art, [samples["zb_small"]]))
     assert not (tmp_path / "o2").exists()
     # no provenance: an error when asked for explicitly, nothing skipped otherwise
-    (art / "model.json").write_text(json.dumps({"name": "imported"}))
+    (art / "model.json").write_text(json.dumps(_meta(None)))
     with pytest.raises(DataError, match="data.background"):
         held_out_first_event(art, [samples["zb_small"]])
     assert held_out_first_event(art, [samples["zb_small"]], required=False) == [0]

@@ -93,11 +93,11 @@ def test_dropped_word_bits_are_rounded_by_the_input_quantizer_and_emulated_bit_e
     from l1ad import fixedpoint
 
     art = load_artifact(vae_coarse_artifact)
-    groups = [f["group"] for f in art.meta["input"]["fields"]]
-    shift = np.asarray(art.meta["preprocessing"]["shift"])
+    groups = [f.group for f in art.meta.input.fields]
+    shift = np.asarray(art.meta.preprocessing.shift)
     want = np.array([4 + {"jet": 1, "egamma": 2}.get(g, 0) for g in groups])  # ap_fixed<8,4>: 4 fraction bits
     np.testing.assert_array_equal(shift, want)
-    assert art.meta["data"]["background"]["drop_lsbs"] == {"jet": 1, "egamma": 2}
+    assert art.meta.data.background.drop_lsbs == {"jet": 1, "egamma": 2}
     words = D.load_words(data_dir / "ato4l.h5")
     v = art.preprocess(words)
     qv = np.asarray(art.trigger_model.layers[1](v))
@@ -157,8 +157,8 @@ def test_trigger_h5_first_layer_is_input_quantizer_and_preprocessing_exact(vae_a
     assert trig.output_shape == (None, 8)
     words = D.load_words(data_dir / "zero_bias.h5", 0, 2000)
     v = art.preprocess(words)
-    off = np.asarray(art.meta["preprocessing"]["offset"])
-    sh = np.asarray(art.meta["preprocessing"]["shift"])
+    off = np.asarray(art.meta.preprocessing.offset)
+    sh = np.asarray(art.meta.preprocessing.shift)
     np.testing.assert_array_equal(v.astype(np.float64), (words - off) / 2.0**sh)
     # the input quantizer reproduces every value it can represent: nothing is rounded, only tails saturate
     qv = np.asarray(first(v))
@@ -182,9 +182,9 @@ def test_reloaded_models_agree_and_scores(vae_artifact, data_dir) -> None:
     m = json.loads((vae_artifact / "metrics.json").read_text())
     sig = m["anomaly"]["signals"]["ato4l"]
     # training-time metrics = a recomputation from the reloaded trigger model on the held-out split
-    from l1ad.evaluation.metrics import ad_metrics
+    from l1ad.models.metrics import ad_metrics
 
-    test = art.meta["data"]["background"]["test"]
+    test = art.meta.data.background.test
     bkg = trigger_scores(art.trigger_model, "sum_squares",
                          art.preprocess(D.load_words(data_dir / "zero_bias.h5", *test)))
     sig_s = trigger_scores(art.trigger_model, "sum_squares", art.preprocess(D.load_words(data_dir / "ato4l.h5")))
@@ -338,7 +338,7 @@ def test_ae_with_pruning_and_cnn_btag(data_dir, tmp_path, cli) -> None:
     code, _, err = cli("train", cfg, "--data-dir", data_dir, "--out", tmp_path / "ae")
     assert code == 0, err
     art = load_artifact(tmp_path / "ae")
-    assert art.meta["score"]["type"] == "squared_error"
+    assert art.meta.score.type == "squared_error"
     k = art.trigger_model.get_layer("dense1").get_weights()[0]
     assert np.mean(k == 0) >= 0.45  # pruned to the configured sparsity
     ae_sig = json.loads((tmp_path / "ae" / "metrics.json").read_text())["anomaly"]["signals"]["ato4l"]
@@ -351,8 +351,8 @@ def test_ae_with_pruning_and_cnn_btag(data_dir, tmp_path, cli) -> None:
     assert m["quantized"]["auc"] > 0.85 and m["float"]["auc"] > 0.85
     assert 0 <= m["quantized"]["mistag_at_70"] < 0.3
     art = load_artifact(tmp_path / "cnn")
-    assert art.meta["input"]["shape"] == [16, 4]
-    assert [f["name"] for f in art.meta["input"]["fields"]] == ["pt", "eta_rel", "d0_sig", "z0_sig"]
+    assert art.meta.input.shape == [16, 4]
+    assert [f.name for f in art.meta.input.fields] == ["pt", "eta_rel", "d0_sig", "z0_sig"]
     code, out, err = cli("evaluate", tmp_path / "cnn", "--data-dir", data_dir, "--out", tmp_path / "ev")
     assert code == 0, err
     assert (tmp_path / "ev" / "btag_roc.png").is_file() and "mistag@70%" in out

@@ -14,6 +14,7 @@ from typing import Any
 
 from l1ad import __version__, _compat
 from l1ad.io import atomic_dir, write_json
+from l1ad.models.artifact import ArtifactMeta
 
 __all__ = ["export_ae"]
 
@@ -38,7 +39,8 @@ def export_ae(out: Path, built: Any, *, name: str, preprocessing: dict[str, Any]
         "score": {"type": "squared_error", "output_layer": built.trigger_output},
         "quantizers": quantizers.describe(),
         "architecture": architecture,
-        "data": data,
+        "data": {"background": data.get("background"),
+                 "signals": {k: v for k, v in data.items() if k != "background"}},
         "training": training,
         "files": {"model": "model.h5", "trigger": "trigger.h5", "float": None},
         "versions": {"l1ad": __version__, "tensorflow": tf.__version__, "python": platform.python_version()},
@@ -46,7 +48,7 @@ def export_ae(out: Path, built: Any, *, name: str, preprocessing: dict[str, Any]
     with atomic_dir(out) as tmp:
         model.save(str(tmp / "model.h5"), save_format="h5", include_optimizer=False)
         built.trigger_model(model).save(str(tmp / "trigger.h5"), save_format="h5", include_optimizer=False)
-        write_json(tmp / "model.json", meta)
+        write_json(tmp / "model.json", ArtifactMeta.model_validate(meta).to_json())
         write_json(tmp / "history.json", history)
         write_json(tmp / "metrics.json", metrics)
     return out

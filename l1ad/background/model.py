@@ -177,5 +177,7 @@ def train_pair(
 def reconstruction_error(ae: Any, x: np.ndarray, batch_size: int = 65_536) -> np.ndarray:
     """The trigger score: Σ (reconstruction - quantized input)² per event (float64; ``squared_error`` of
     ``l1ad.models.scoring``). ``ae`` is a two-output training model from :func:`build_ae`."""
+    from l1ad.models.scoring import ScoreKind, score_array
+
     recon, xq = ae.predict(x.astype(np.float32), batch_size=batch_size, verbose=0)
-    return np.sum((recon.astype(np.float64) - xq.astype(np.float64)) ** 2, axis=1)
+    return score_array(ScoreKind.SQUARED_ERROR, recon.astype(np.float64), xq.astype(np.float64))

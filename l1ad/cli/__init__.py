@@ -38,6 +38,7 @@ _PLUGINS: list[tuple[str, str]] = [
     ("data", "app"),
     ("train", "register"),
     ("build", "register"),
+    ("import_", "register"),
     ("sim", "register"),
     ("rates", "register"),
     ("abcd", "register"),

@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("evaluate")
     def evaluate_cmd(
-        artifact: Path = typer.Argument(..., help="Artifact directory written by `l1ad train`."),
+        artifact: Path = typer.Argument(..., help="Artifact directory written by `l1ad train` or `l1ad import`."),
         data_dir: Path = typer.Option(Path("data"), "--data-dir", help="Where the data files are."),
         background: Path | None = typer.Option(None, "--background",
                                                help="Zero-bias file (default: the training file's test split)."),

@@ -1,14 +1,10 @@
-"""Physics metrics and plots: ROC/AUC, efficiency at fixed FPR/rate, score distributions, b-tag ROC."""
+"""``l1ad evaluate``: physics metrics and plots of a trained artifact, quantized vs float twin.
 
-from l1ad.evaluation.metrics import (
-    WORKING_POINTS,
-    ZERO_BIAS_RATE_HZ,
-    ad_metrics,
-    btag_metrics,
-    efficiency_at_fpr,
-    rate_to_fpr,
-    roc,
-)
+The figures of merit themselves (ROC/AUC, efficiency at fixed FPR/rate) are :mod:`l1ad.models.metrics`, shared
+with training; this package reads the artifact, its held-out events and writes ``metrics.json`` + PNGs.
+Data flow: evaluation imports training (its data loaders and split records), never the other way round.
+"""
 
-__all__ = ["WORKING_POINTS", "ZERO_BIAS_RATE_HZ", "ad_metrics", "btag_metrics", "efficiency_at_fpr",
-           "rate_to_fpr", "roc"]
+from l1ad.evaluation.evaluate import evaluate_artifact
+
+__all__ = ["evaluate_artifact"]

@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 
 from l1ad.evaluation import plots
-from l1ad.evaluation.metrics import (
+from l1ad.io import atomic_dir, write_json
+from l1ad.models.artifact import Artifact, load_artifact
+from l1ad.models.metrics import (
     WORKING_POINTS,
     ZERO_BIAS_RATE_HZ,
     ad_metrics,
     btag_metrics,
     quantized_over_float,
 )
-from l1ad.io import atomic_dir, write_json
-from l1ad.models.artifact import Artifact, load_artifact
 from l1ad.models.scoring import trigger_scores
 from l1ad.training import data as D
 
@@ -51,16 +51,17 @@ def _default_signals(data_dir: Path | None) -> list[Path]:
 
 def _evaluate_ad(art: Artifact, background: Path | None, signals: list[Path], data_dir: Path | None,
                  ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
-    bg_meta = art.meta.get("data", {}).get("background", {})
+    bg = art.meta.data.background if art.meta.data is not None else None
+    test: tuple[int, int | None] = bg.test if bg is not None and bg.test is not None else (0, None)
     if background is None:
-        background = D.resolve_data_file(Path(bg_meta.get("path", "zero_bias.h5")).name, data_dir)
-        start, stop = bg_meta.get("test", [0, None])
-        if start == stop:  # no test split recorded: use validation events
-            start, stop = bg_meta.get("validation", [0, None])
+        background = D.resolve_data_file(Path(bg.path if bg is not None else "zero_bias.h5").name, data_dir)
+        start, stop = test
+        if start == stop and bg is not None and bg.validation is not None:  # no test split: validation events
+            start, stop = bg.validation
     else:
         background = D.resolve_data_file(background, data_dir)
-        same = bg_meta.get("sha256") == D.file_provenance(background)["sha256"]
-        start, stop = (bg_meta.get("test", [0, None]) if same else (0, None))
+        same = bg is not None and bg.sha256 == D.file_provenance(background)["sha256"]
+        start, stop = test if same else (0, None)
     words = D.load_words(background, start, stop)
     x_bkg = art.preprocess(words)
     models = _variants(art)
@@ -89,14 +90,15 @@ def _evaluate_ad(art: Artifact, background: Path | None, signals: list[Path], da
 
 
 def _evaluate_btag(art: Artifact, jets: Path | None, data_dir: Path | None) -> tuple[dict[str, Any], Any, Any]:
-    jmeta = art.meta.get("data", {}).get("jets", {})
-    path = D.resolve_data_file(jets if jets is not None else Path(jmeta.get("path", "btag.h5")).name, data_dir)
+    jm = art.meta.data.jets if art.meta.data is not None else None
+    path = D.resolve_data_file(jets if jets is not None else Path(jm.path if jm is not None else "btag.h5").name,
+                               data_dir)
     tracks, labels, _ = D.load_jets(path)
-    same = jmeta.get("sha256") == D.file_provenance(path)["sha256"]
-    if same and "shuffle_seed" in jmeta:  # the training's held-out test jets
-        n = jmeta["events_used"]
-        perm = np.random.default_rng(jmeta["shuffle_seed"]).permutation(n)
-        test = perm[n - jmeta["test"]:] if jmeta["test"] > 0 else perm[n - jmeta["validation"]:]
+    same = jm is not None and jm.sha256 == D.file_provenance(path)["sha256"]
+    if jm is not None and same:  # the training's held-out test jets
+        n = jm.events_used if jm.events_used is not None else len(tracks)
+        perm = np.random.default_rng(jm.shuffle_seed).permutation(n)
+        test = perm[n - jm.test:] if jm.test > 0 else perm[n - jm.validation:]
         tracks, labels = tracks[:n][test], labels[:n][test]
     x = art.preprocess(tracks)
     scores = {k: trigger_scores(m, "identity", x) for k, m in _variants(art).items()}

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from l1ad.evaluation.metrics import WORKING_POINTS, roc
 from l1ad.io import atomic_file
+from l1ad.models.metrics import WORKING_POINTS, roc
 
 __all__ = ["plot_ad_rocs", "plot_btag_roc", "plot_score_distributions"]
 

@@ -27,6 +27,7 @@ from l1ad.firmware.design import PORTS, Design
 from l1ad.firmware.report import compare_pairs, render_text, tool_versions
 from l1ad.firmware.wrapper import wrapper_verilog
 from l1ad.fixedpoint import FixedPointModel
+from l1ad.fixedpoint.source import ImportOptions, load_model_source
 from l1ad.io import StagedDir, write_json
 
 __all__ = ["FAILED_SUFFIX", "build", "default_budget_ns", "load_words", "write_design"]
@@ -73,20 +74,13 @@ def load_words(
 
 
 def _qkeras_scores(fp: FixedPointModel, model: Any, words: np.ndarray) -> tuple[np.ndarray, float]:
-    from l1ad.firmware.hls import score_from_outputs
-
-    x = fp.preprocess_float(words).astype(np.float32)
     t = time.perf_counter()
-    out = np.asarray(model.predict(x, batch_size=16384, verbose=0), dtype=np.float64)
-    dt = time.perf_counter() - t
-    xq = None
-    if fp.score.type == "squared_error":
-        xq = np.asarray(model.layers[1](x), dtype=np.float64) if len(model.layers) > 1 else x
-    return score_from_outputs(fp, out, xq), len(words) / max(dt, 1e-9)
+    raw = fp.keras_scores(model, words)
+    return raw, len(words) / max(time.perf_counter() - t, 1e-9)
 
 
 def build(
-    model_dir: str | Path,
+    model_dir: str | Path | Any,
     board_name: str,
     clock_mhz: float | None = None,
     out_root: str | Path = "firmware",
@@ -96,9 +90,13 @@ def build(
     hls: bool = True,
     emulate_rtl: bool = True,
     command: list[str] | None = None,
+    options: ImportOptions | None = None,
     budget_ns: float | None = None,
 ) -> dict[str, Any]:
     """Run the whole flow; returns the report dict (also written as report.json/report.txt).
+
+    ``model_dir``: an artifact directory, a bare ``.h5``/SavedModel or a Keras model in memory (``options``: how
+    to read a bare model, :class:`l1ad.fixedpoint.source.ImportOptions`).
 
     Raises :class:`CheckFailed` (exit 1) when a bit-exactness pair disagrees, the shipped RTL's latency differs
     from the design's, or the latency exceeds ``budget_ns`` (default: configs/sim.yaml); the report then goes
@@ -122,11 +120,8 @@ def build(
     clock = float(clock_mhz) if clock_mhz is not None else float(board.clock_mhz)
     period = 1000.0 / clock
     t = time.perf_counter()
-    from l1ad.models import load_artifact
-
-    art = load_artifact(model_dir)
-    fp = FixedPointModel.from_artifact(model_dir)  # UnsupportedLayerError here: nothing written yet
-    keras_model = art.trigger_model
+    src = load_model_source(model_dir, options)  # UnsupportedLayerError here: nothing written yet
+    fp, keras_model = src.fp, src.keras_model
     name = f"{_ident(fp.name)}"
     design_name = f"{fp.name}-{board_name}"
     top, net_mod = f"{name}_trigger", f"{name}_net"
@@ -187,7 +182,9 @@ def build(
         checks = _checks(pairs, rtl_info, latency_cycles, period, budget, emulate_rtl)
         report: dict[str, Any] = {
             "model": fp.name,
-            "artifact": str(model_dir),
+            "artifact": src.label,
+            "source": src.provenance,
+            "notes": src.notes,
             "board": board_name,
             "part": board.part,
             "clock_mhz": clock,
@@ -227,7 +224,7 @@ def build(
                 "speedup": emu_rate / hls_info["events_per_s"] if hls_info.get("events_per_s") else 0.0,
             },
             "hls": hls_info,
-            "command": command or ["l1ad", "build", "--board", board_name, "--model", str(model_dir)],
+            "command": command or ["l1ad", "build", "--board", board_name, "--model", src.label],
             "versions": tool_versions(),
             "timings_s": timings,
         }

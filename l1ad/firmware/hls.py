@@ -19,18 +19,15 @@ import numpy as np
 
 from l1ad import _compat
 from l1ad.errors import BuildError
-from l1ad.fixedpoint import FixedPointModel
-from l1ad.fixedpoint.types import Conv1D, Dense, Precision, Quantize, Relu
+from l1ad.bits import int_range
+from l1ad.fixedpoint import FixedPointModel, Precision
+from l1ad.fixedpoint.layers.base import HlsContext
 from l1ad.io import atomic_dir
+from l1ad.models.scoring import ScoreKind
 
 __all__ = ["HlsResult", "build_hls", "hls_config", "input_precision"]
 
 log = logging.getLogger(__name__)
-
-
-def _hls_type(p: Precision) -> str:
-    base = "fixed" if p.signed else "ufixed"
-    return f"{base}<{p.width},{p.integer},{p.rounding},{p.saturation},0>"
 
 
 def input_precision(fp: FixedPointModel) -> Precision:
@@ -38,8 +35,7 @@ def input_precision(fp: FixedPointModel) -> Precision:
     frac = int(fp.shift.max())
     lo, hi = 0, 0
     for f, off, sh in zip(fp.inputs, fp.offset, fp.shift, strict=False):
-        wlo = -(1 << (f.width - 1)) if f.signed else 0
-        whi = (1 << (f.width - 1)) - 1 if f.signed else (1 << f.width) - 1
+        wlo, whi = int_range(f.width, f.signed)
         scale = 1 << (frac - int(sh))
         lo, hi = min(lo, (wlo - int(off)) * scale), max(hi, (whi - int(off)) * scale)
     p = Precision.covering(lo, hi, frac)
@@ -47,26 +43,21 @@ def input_precision(fp: FixedPointModel) -> Precision:
 
 
 def hls_config(fp: FixedPointModel, model: Any, clock_period_ns: float) -> dict[str, Any]:
+    """hls4ml's per-layer config with every result/accumulator type taken from the description: each node sets
+    its own (:meth:`l1ad.fixedpoint.layers.base.Node.hls`)."""
     hls4ml = _compat.hls4ml()
     cfg = hls4ml.utils.config_from_keras_model(model, granularity="name", backend="Vitis")
     cfg["Model"]["Strategy"] = "Latency"
     names = cfg["LayerName"]
-    by_name = {layer.name: layer for layer in fp.layers}
-    first = model.layers[0]
-    if type(first).__name__ == "InputLayer" and first.name in names:
-        names[first.name]["Precision"]["result"] = _hls_type(input_precision(fp))
+    in_prec = input_precision(fp)
+    in_name = model.input_names[0]  # a Sequential model's implicit input layer is '<first layer>_input'
+    names.setdefault(in_name, {}).setdefault("Precision", {})["result"] = in_prec.hls_type()
+    node_names = frozenset([*(layer.name for layer in fp.layers), in_name])
+    prev: Precision | None = in_prec
     for i, layer in enumerate(fp.layers):
-        if layer.name in names:
-            prec = names[layer.name].setdefault("Precision", {})
-            prec["result"] = _hls_type(layer.output)
-            if isinstance(layer, (Dense, Conv1D)):
-                prec["accum"] = _hls_type(layer.output)
-        if isinstance(layer, (Dense, Conv1D)):
-            nxt = fp.layers[i + 1] if i + 1 < len(fp.layers) else None
-            for hname in names:
-                if hname.startswith(f"{layer.name}_") and hname not in by_name:
-                    act = nxt if (isinstance(nxt, (Quantize, Relu)) and nxt.name.startswith(layer.name)) else layer
-                    names[hname].setdefault("Precision", {})["result"] = _hls_type(act.output)
+        nxt = fp.layers[i + 1] if i + 1 < len(fp.layers) else None
+        layer.hls(HlsContext(names, model, prev, nxt, node_names))
+        prev = layer.output
     return cfg
 
 
@@ -80,24 +71,6 @@ class HlsResult:
     csynth: dict[str, Any] = field(default_factory=dict)
     note: str = ""
     precisions: dict[str, str] = field(default_factory=dict)  # hls4ml ModelGraph result types after inference
-
-
-def score_from_outputs(fp: FixedPointModel, out: np.ndarray, xq: np.ndarray | None) -> np.ndarray:
-    """Raw integer score from float network outputs (exact: dyadic values, float64 sums)."""
-    out = out.reshape(len(out), -1).astype(np.float64)
-    t = fp.score.type
-    if t == "identity":
-        s = out[:, 0]
-    elif t == "sum_squares":
-        s = np.sum(out * out, axis=1)
-    else:
-        assert xq is not None
-        d = out - xq.reshape(len(xq), -1)
-        s = np.sum(d * d, axis=1)
-    raw = np.ldexp(s, fp.score.output.frac)
-    bad = raw != np.round(raw)
-    raw = np.where(bad, -(2**62), raw)  # not representable -> guaranteed mismatch, reported
-    return raw.astype(np.int64)
 
 
 def build_hls(
@@ -126,6 +99,9 @@ def build_hls(
                 part=part,
                 clock_period=clock_period_ns,
             )
+            graph = dict(hm.graph)
+            for layer in fp.layers:
+                layer.hls_patch(graph)
             hm.compile()
         except Exception as e:  # hls4ml raises plain exceptions
             raise BuildError(f"{project_dir}: hls4ml conversion/compile failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
@@ -134,10 +110,14 @@ def build_hls(
         out = np.asarray(hm.predict(np.ascontiguousarray(x)), dtype=np.float64)
         t2 = time.perf_counter()
         xq = None
-        if fp.score.type == "squared_error":
-            ql = fp.layers[0]
-            xq = np.ldexp(fp.predict_layers(words)[ql.name][0].astype(np.float64), -ql.output.frac)
-        scores = score_from_outputs(fp, out, xq)
+        if fp.score.type == ScoreKind.SQUARED_ERROR:  # the reference as the description computes it
+            ref = fp.score.reference
+            if ref is not None:
+                q, f = fp.predict_layers(words)[ref]
+                xq = np.ldexp(q.astype(np.float64), -f)
+            else:
+                xq = x
+        scores = fp.score.raw_from_float(out, xq)
         csynth: dict[str, Any] = {}
         note = ""
         if shutil.which("vitis_hls"):

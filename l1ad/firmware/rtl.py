@@ -9,7 +9,6 @@ the network as 30-bit chunks (da4ml's Verilator emulator passes int32 words); th
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import shutil
@@ -19,19 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from l1ad.errors import BuildError
 from l1ad.fixedpoint import FixedPointModel
-from l1ad.fixedpoint.types import (
-    Conv1D,
-    Dense,
-    Flatten,
-    GlobalAvgPool1D,
-    GlobalMaxPool1D,
-    MaxPool1D,
-    Precision,
-    Quantize,
-    Relu,
-)
+from l1ad.fixedpoint.layers.base import object_array
+from l1ad.models.scoring import ScoreKind
 
 __all__ = ["NetRTL", "latency_cutoff_for", "trace_model", "write_net"]
 
@@ -40,59 +29,11 @@ CHUNK = 30
 
 
 # ------------------------------------------------------------------------------------------------ tracing
-def _quantize(v: Any, prec: Precision) -> Any:
-    k = int(prec.signed)
-    i = prec.width - prec.frac - k
-    f = prec.frac
-    rnd = prec.rounding
-    _k, _i, _f = v.kif
-    if rnd == "RND_CONV":
-        rnd = "TRN"
-        if _f > f and v.low != v.high:
-            # round half to even: add (half - ulp) + (kept LSB) * ulp, then truncate
-            bit = v.quantize(0, 1 - f, f, "WRAP", "TRN")
-            v = v + (2.0 ** (-f - 1) - 2.0 ** (-_f)) + bit * 2.0 ** (f - _f)
-        elif _f > f:  # constant
-            val = float(v.low) * 2.0**f
-            return v.from_const(float(np.rint(val)) * 2.0**-f, hwconf=v.hwconf).quantize(k, i, f, prec.saturation, "TRN")
-    return v.quantize(k, i, f, prec.saturation, rnd)
-
-
-def _tree_sum(vals: list[Any]) -> Any:
-    vals = list(vals)
-    while len(vals) > 1:
-        nxt = [vals[j] + vals[j + 1] for j in range(0, len(vals) - 1, 2)]
-        if len(vals) % 2:
-            nxt.append(vals[-1])
-        vals = nxt
-    return vals[0]
-
-
-def _square_terms(x: Any) -> list[Any]:
-    """Partial products of x*x (one mux per bit of x): summed in one balanced tree with the other squares,
-    this is shallower than da4ml's ripple multiplier model and uses LUTs only."""
-    if x.low == x.high:
-        return [x * x]
-    k, i, f = x.kif
-    n = int(k + i + f)
-    terms = []
-    for j in range(n):
-        sign_bit = bool(k) and j == n - 1
-        key = x if sign_bit else x.quantize(1, j - f, f, "WRAP", "TRN")
-        weight = 2.0 ** (j - f)
-        terms.append(key.msb_mux(x * (-weight if sign_bit else weight), 0.0))
-    return terms
-
-
-def _matmul(x: np.ndarray, w: np.ndarray, frac: int, solver_options: dict[str, Any] | None = None) -> np.ndarray:
-    from da4ml.trace import FixedVariableArray
-
-    r = FixedVariableArray(x, solver_options if solver_options is not None else {"hard_dc": 0}) @ (w.astype(np.float64) * 2.0**-frac)
-    return np.asarray(r._vars)
-
-
 def trace_model(fp: FixedPointModel) -> tuple[Any, int]:
-    """Trace ``fp`` with da4ml: returns (CombLogic words -> score chunks, number of chunks)."""
+    """Trace ``fp`` with da4ml: returns (CombLogic words -> score chunks, number of chunks).
+
+    The inputs are unpacked and preprocessed here; every layer traces itself
+    (:meth:`l1ad.fixedpoint.layers.base.Node.trace`), then the score (:meth:`l1ad.fixedpoint.score.Score.trace`)."""
     from da4ml.trace import FixedVariableArrayInput, HWConfig, comb_trace
 
     inp = FixedVariableArrayInput((fp.n_inputs,), hwconf=HWConfig(1, -1, -1))
@@ -104,60 +45,16 @@ def trace_model(fp: FixedPointModel) -> tuple[Any, int]:
         if fp.shift[j]:
             v = v * 2.0 ** -int(fp.shift[j])
         xs.append(v)
-    x = np.empty(fp.n_inputs, dtype=object)
-    x[:] = xs
-    x = x.reshape(fp.input_shape)
-    outs: dict[str, np.ndarray] = {}
+    x = object_array(xs, fp.input_shape)
+    outs: dict[str | None, np.ndarray] = {None: x}
     for layer in fp.layers:
-        if isinstance(layer, Quantize):
-            x = np.vectorize(lambda v, p=layer.output: _quantize(v, p), otypes=[object])(x)
-        elif isinstance(layer, Dense):
-            acc = _matmul(x, layer.weights, layer.weight_frac)
-            bias = layer.bias.astype(np.float64) * 2.0**-layer.bias_frac
-            x = np.array([_quantize(a + float(b), layer.output) if b else _quantize(a, layer.output) for a, b in zip(acc, bias, strict=False)], dtype=object)
-        elif isinstance(layer, Conv1D):
-            k, _, c_out = layer.weights.shape
-            n_out = (x.shape[0] - k) // layer.stride + 1
-            w2 = layer.weights.reshape(-1, c_out)
-            bias = layer.bias.astype(np.float64) * 2.0**-layer.bias_frac
-            rows = []
-            for p in range(n_out):
-                acc = _matmul(x[p * layer.stride : p * layer.stride + k].reshape(-1), w2, layer.weight_frac)
-                rows.append([_quantize(a + float(b), layer.output) if b else _quantize(a, layer.output) for a, b in zip(acc, bias, strict=False)])
-            x = np.empty((n_out, c_out), dtype=object)
-            x[:, :] = rows
-        elif isinstance(layer, Relu):
-            x = np.vectorize(lambda v, p=layer.output: _quantize(v.relu(), p), otypes=[object])(x)
-        elif isinstance(layer, Flatten):
-            x = x.reshape(-1)
-        elif isinstance(layer, MaxPool1D):
-            n_out = (x.shape[0] - layer.pool) // layer.stride + 1
-            y = np.empty((n_out, x.shape[1]), dtype=object)
-            for p in range(n_out):
-                for c in range(x.shape[1]):
-                    win = list(x[p * layer.stride : p * layer.stride + layer.pool, c])
-                    y[p, c] = functools.reduce(lambda a, b: a.max_of(b), win)
-            x = y
-        elif isinstance(layer, GlobalMaxPool1D):
-            x = np.array([functools.reduce(lambda a, b: a.max_of(b), list(x[:, c])) for c in range(x.shape[1])], dtype=object)
-        elif isinstance(layer, GlobalAvgPool1D):
-            n = x.shape[0]
-            x = np.array([_quantize(_tree_sum(list(x[:, c])) * 2.0 ** -int(math.log2(n)), layer.output) for c in range(x.shape[1])], dtype=object)
-        else:
-            raise BuildError(f"layer '{layer.name}' ({layer.kind}): no RTL lowering")
+        x = layer.trace(x)
         outs[layer.name] = x
         log.debug("da4ml trace: after %s max latency %.1f", layer.name, max(float(v.latency) for v in np.ravel(x)))
-    y = list(np.ravel(x))
     sc = fp.score
-    if sc.type == "identity":
-        s = y[0]
-    elif sc.type == "sum_squares":
-        s = _tree_sum([t for v in y for t in _square_terms(v)])
-    else:
-        ref = list(np.ravel(outs[sc.reference]))
-        s = _tree_sum([t for a, b in zip(y, ref, strict=False) for t in _square_terms(a - b)])
+    ref = list(np.ravel(outs[sc.reference])) if sc.type == ScoreKind.SQUARED_ERROR else None
+    s = sc.trace(list(np.ravel(x)), ref)  # integer-valued raw score
     p = sc.output
-    s = _quantize(s, p) * 2.0**p.frac  # integer-valued raw score
     n_chunks = max(1, math.ceil((p.width - 1) / CHUNK))
     chunks = []
     for c in range(n_chunks):

@@ -9,7 +9,7 @@ through a shift register of the network's latency plus the output register; ``rs
 
 from __future__ import annotations
 
-from l1ad.fixedpoint.types import InputField, Precision
+from l1ad.fixedpoint.precision import InputField, Precision
 
 __all__ = ["wrapper_verilog"]
 

@@ -1,116 +1,129 @@
-"""``FixedPointModel``: the single fixed-point source of truth (emulator, RTL and hls4ml all derive from it)."""
+"""``FixedPointModel``: the single fixed-point source of truth (emulator, RTL and hls4ml all derive from it).
+
+Build it from a QKeras model (:meth:`FixedPointModel.from_keras`), an artifact (:meth:`from_artifact`) or its
+JSON (:meth:`load`); calling :meth:`predict` on integer input words *is* the reference integer emulator.
+"""
 
 from __future__ import annotations
 
-import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from l1ad.bits import int_range
-from l1ad.errors import DataError, ModelError
-from l1ad.fixedpoint import emulator
-from l1ad.fixedpoint.convert import layers_from_keras
-from l1ad.fixedpoint.types import (
-    Dense,
-    InputField,
-    Layer,
-    Precision,
-    Quantize,
-    Score,
-    load_description,
-    save_description,
-)
+from l1ad.errors import DataError
+from l1ad.fixedpoint.description import Description, load_description, save_description
+from l1ad.fixedpoint.fast import compile_fast
+from l1ad.fixedpoint.layers.base import Node
+from l1ad.fixedpoint.layers.quantize import Quantize
+from l1ad.fixedpoint.precision import InputField, Precision
+from l1ad.fixedpoint.score import Score
+from l1ad.models.scoring import ScoreKind, default_score, parse_score
 
-__all__ = ["FixedPointModel", "input_fields_from_meta"]
+__all__ = ["FixedPointModel"]
 
 
 class FixedPointModel:
+    """Input words -> preprocessing ``(word - offset) * 2**-shift`` -> layers -> score, every value an exact
+    integer. ``notes``: what the conversion wants the user to know (e.g. a batch norm's multiplier cost)."""
+
     def __init__(
         self,
         name: str,
         input_shape: tuple[int, ...],
-        inputs: list[InputField],
+        inputs: Sequence[InputField],
         offset: np.ndarray,
         shift: np.ndarray,
-        layers: list[Layer],
+        layers: Sequence[Node],
         score: Score,
+        notes: Sequence[str] = (),
     ):
         self.name = name
         self.input_shape = tuple(input_shape)
-        self.inputs = list(inputs)
+        self.inputs = tuple(inputs)
         self.offset = np.asarray(offset, np.int64)
         self.shift = np.asarray(shift, np.int64)
-        self.layers = list(layers)
+        self.layers = tuple(layers)
         self.score = score
+        self.notes = tuple(notes)
 
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_keras(
         cls,
         model: Any,
-        preprocessing: dict[str, Any],
-        score: str | dict[str, Any],
-        inputs: list[InputField] | None = None,
+        preprocessing: dict[str, Any] | None = None,
+        score: str | ScoreKind | dict[str, Any] | None = None,
+        inputs: Sequence[InputField] | None = None,
         name: str | None = None,
+        *,
+        input_precision: str | None = None,
+        encoding: str | None = None,
+        shift: int | Sequence[int] | None = None,
     ) -> FixedPointModel:
-        """Describe a QKeras trigger model. ``inputs`` default to 16-bit signed words (for tests/foreign models)."""
-        offset = np.asarray(preprocessing["offset"], np.int64)
-        shift = np.asarray(preprocessing["shift"], np.int64)
+        """Describe a QKeras trigger model.
+
+        Input words: explicit ``preprocessing`` ({"offset", "shift"} lists) with ``inputs`` (default 16-bit signed
+        words), or the rules of :func:`l1ad.fixedpoint.inputs.resolve_inputs` (``encoding='gt'`` + ``shift``,
+        ``input_precision`` in hls4ml syntax, the model's input quantizer, ``ap_fixed<16,6>``). ``score``:
+        identity / sum_squares / squared_error (default identity for one output, Σ squares otherwise)."""
+        from l1ad.fixedpoint.convert import nodes_from_keras
+
         n = int(np.prod(model.input_shape[1:]))
-        if len(model.input_shape) > 2 and offset.size == model.input_shape[-1] != n:  # per-feature -> per-element
-            offset, shift = np.tile(offset, n // offset.size), np.tile(shift, n // shift.size)
-        if inputs is None:
-            inputs = [InputField(f"in{i}", 16, True) for i in range(n)]
-        score_type = score if isinstance(score, str) else score["type"]
-        layers, sc, in_shape = layers_from_keras(model, inputs, offset, shift, score_type)
-        return cls(name or model.name, in_shape, inputs, offset, shift, layers, sc)
+        if preprocessing is not None:
+            offset = np.asarray(preprocessing["offset"], np.int64)
+            sh = np.asarray(preprocessing["shift"], np.int64)
+            if len(model.input_shape) > 2 and offset.size == model.input_shape[-1] != n:  # per-feature -> element
+                offset, sh = np.tile(offset, n // offset.size), np.tile(sh, n // sh.size)
+            fields = list(inputs) if inputs is not None else [InputField(f"in{i}", 16, True) for i in range(n)]
+        else:
+            from l1ad.fixedpoint.inputs import resolve_inputs
+
+            spec = resolve_inputs(model, input_precision=input_precision, encoding=encoding, shift=shift)
+            fields, offset, sh = list(spec.fields), spec.offset, spec.shift
+        kind = score["type"] if isinstance(score, dict) else score
+        n_out = int(np.prod(model.output_shape[1:]))
+        kind = parse_score(kind, "--score") if kind is not None else default_score(n_out)
+        layers, sc, in_shape, notes = nodes_from_keras(model, fields, offset, sh, kind)
+        return cls(name or model.name, in_shape, fields, offset, sh, layers, sc, notes)
 
     @classmethod
     def from_artifact(cls, path: str | os.PathLike[str]) -> FixedPointModel:
-        from l1ad.models import load_artifact
+        """The description of an artifact's ``trigger.h5`` with the inputs and score its ``model.json`` records."""
+        from l1ad.models.artifact import load_artifact
 
         art = load_artifact(path)
-        meta = art.meta
-        shape = list((meta.get("input") or {}).get("shape") or [])
-        fields = (meta.get("input") or {}).get("fields") or []
-        if len(shape) > 1 and fields and not all(isinstance(f, dict) and "width" in f for f in fields):
-            # CNN on float features: the firmware takes input-quantizer codes (features already scaled upstream
-            # by the artifact's power-of-two preprocessing), so word = code and v = code * 2**-frac exactly.
-            iq = meta["input_quantizer"]
-            bits, signed = int(iq["bits"]), bool(iq["signed"])
-            frac = bits - int(signed) - int(iq["integer"])
-            names = [f["name"] if isinstance(f, dict) else str(f) for f in fields]
-            inputs = [InputField(f"{names[c]}_{p}", bits, signed) for p in range(int(np.prod(shape[:-1]))) for c in range(len(names))]
-            pre = {"offset": [0] * len(inputs), "shift": [frac] * len(inputs)}
-            return cls.from_keras(art.trigger_model, pre, meta["score"], inputs, name=meta["name"])
-        inputs = input_fields_from_meta(meta, Path(path) / "model.json")
-        return cls.from_keras(art.trigger_model, meta["preprocessing"], meta["score"], inputs, name=meta["name"])
+        words, pre = art.meta.firmware_inputs(Path(path) / "model.json")
+        fields = [InputField(*w) for w in words]
+        return cls.from_keras(art.trigger_model, pre, art.meta.score.type, fields, name=art.meta.name)
+
+    @property
+    def description(self) -> Description:
+        return Description(self.name, self.input_shape, self.inputs, self.offset, self.shift, self.layers, self.score)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        return save_description(self, path)
+        return save_description(self.description, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FixedPointModel:
         d = load_description(path)
-        return cls(d["name"], d["input_shape"], d["inputs"], d["offset"], d["shift"], d["layers"], d["score"])
+        return cls(d.name, d.input_shape, d.inputs, d.offset, d.shift, d.layers, d.score)
 
     # ---------------------------------------------------------------- properties
     @property
     def n_inputs(self) -> int:
         return len(self.inputs)
 
+    def _layer_bits(self) -> int:
+        return max([node.work_bits() for node in self.layers] + [f.width + 1 for f in self.inputs])
+
     @property
     def float_exact(self) -> bool:
         """True when every intermediate integer stays below 2**52: the emulator then runs on float64 BLAS."""
-        widths = [layer.output.width for layer in self.layers] + [self.score.output.width]
-        widths += [f.width + 1 for f in self.inputs]
-        for layer in self.layers:
-            if isinstance(layer, Dense):
-                widths.append(layer.output.width + int(np.abs(layer.weights).sum(axis=0).max()).bit_length())
-        return max(widths) <= 52
+        return max(self._layer_bits(), self.score.output.width) <= 52
 
     @property
     def score_precision(self) -> tuple[int, bool, int]:
@@ -118,10 +131,10 @@ class FixedPointModel:
         return p.width, p.signed, p.frac
 
     @property
-    def input_quantizer(self) -> Quantize:
-        first = self.layers[0]
-        assert isinstance(first, Quantize)
-        return first
+    def input_quantizer(self) -> Quantize | None:
+        """The first node when it is the model's input quantizer."""
+        first = self.layers[0] if self.layers else None
+        return first if isinstance(first, Quantize) else None
 
     def preprocess_float(self, words: np.ndarray) -> np.ndarray:
         """(word - offset) * 2**-shift as float64 (exact): what the QKeras trigger model is fed."""
@@ -130,6 +143,15 @@ class FixedPointModel:
 
     def score_to_float(self, raw: np.ndarray) -> np.ndarray:
         return np.ldexp(np.asarray(raw, np.float64), -self.score.output.frac)
+
+    def keras_scores(self, keras_model: Any, words: np.ndarray, batch_size: int = 16384) -> np.ndarray:
+        """The raw integer score as the QKeras model computes it (float32 network, exact float64 score)."""
+        from l1ad.models.scoring import model_outputs, reference_inputs
+
+        x = self.preprocess_float(words).astype(np.float32)
+        out = model_outputs(keras_model, x, batch_size)
+        ref = reference_inputs(keras_model, x) if self.score.type == ScoreKind.SQUARED_ERROR else None
+        return self.score.raw_from_float(out, ref)
 
     # ---------------------------------------------------------------- emulation
     def _check(self, words: np.ndarray) -> np.ndarray:
@@ -144,19 +166,23 @@ class FixedPointModel:
         if self.float_exact:
             x = x.astype(np.float64)
         frac: np.ndarray | int = self.shift.reshape(self.input_shape)
+        if self.shift.size and np.all(self.shift == self.shift[0]):
+            frac = int(self.shift[0])
+        ref: tuple[np.ndarray, int] | None = None
+        if self.score.type == ScoreKind.SQUARED_ERROR and self.score.reference is None:
+            ref = (x, int(frac))
         prec: Precision | None = None
         outs: dict[str, tuple[np.ndarray, int]] = {}
         over: dict[str, int] = {}
         for layer in self.layers:
-            x, n = emulator.run_layer(layer, x, frac, prec)
+            x, n = layer.emulate(x, frac, prec)
             frac, prec = layer.output.frac, layer.output
             if keep:
                 outs[layer.name] = (x.astype(np.int64), frac)
-            elif layer.name == self.score.reference:
-                outs[layer.name] = (x, frac)
+            if layer.name == self.score.reference:
+                ref = (x, frac)
             over[layer.name] = n
-        ref = outs.get(self.score.reference) if self.score.reference else None
-        s, n = emulator.run_score(self.score, x, int(frac), ref[0] if ref else None, ref[1] if ref else None)
+        s, n = self.score.emulate(x, int(frac), ref[0] if ref else None, ref[1] if ref else None)
         over["score"] = n
         s = s.astype(np.int64)
         outs["score"] = (s, self.score.output.frac)
@@ -172,9 +198,8 @@ class FixedPointModel:
         """Raw integer score (N,) int64, LSB 2**-score.output.frac."""
         w = self._check(words)
         if not hasattr(self, "_fast"):
-            from l1ad.fixedpoint.fast import compile_fast
-
-            self._fast = compile_fast(self)
+            self._fast = (compile_fast(self.layers, self.inputs, self.offset, self.shift, self.score, self._layer_bits())
+                          if self.float_exact else None)
         if self._fast is not None:
             if not len(w):
                 return np.zeros(0, np.int64)
@@ -214,10 +239,11 @@ class FixedPointModel:
         rows = []
         for layer in self.layers:
             row: dict[str, Any] = {"name": layer.name, "kind": layer.kind, "output": layer.output.ap_type()}
-            if isinstance(layer, Dense):
-                row["weights"] = list(layer.weights.shape)
+            w = getattr(layer, "weights", None)
+            if isinstance(w, np.ndarray):
+                row["weights"] = list(w.shape)
             rows.append(row)
-        rows.append({"name": "score", "kind": self.score.type, "output": self.score.output.ap_type()})
+        rows.append({"name": "score", "kind": str(self.score.type), "output": self.score.output.ap_type()})
         return rows
 
 
@@ -230,29 +256,3 @@ def _one_blas_thread() -> Any:
         import contextlib
 
         return contextlib.nullcontext()
-
-
-def input_fields_from_meta(meta: dict[str, Any], source: Path) -> list[InputField]:
-    """Input word formats from model.json ``input.fields`` (dicts with width/signed, or names in the encoding)."""
-    fields = (meta.get("input") or {}).get("fields") or []
-    out: list[InputField] = []
-    enc_fields = None
-    for i, f in enumerate(fields):
-        if isinstance(f, dict) and "width" in f:
-            out.append(InputField(str(f.get("name", f"in{i}")), int(f["width"]), bool(f.get("signed", False))))
-            continue
-        if enc_fields is None:
-            try:
-                from l1ad.data.encoding import load_encoding
-
-                enc_fields = {x.name: x for x in load_encoding().fields}
-            except ImportError:
-                raise ModelError(f"{source}: field 'input.fields[{i}]': no width/signed and no encoding module (value {f!r})") from None
-        name = f["name"] if isinstance(f, dict) else str(f)
-        if name not in enc_fields:
-            raise ModelError(f"{source}: field 'input.fields[{i}]': unknown input field (value {name!r})")
-        e = enc_fields[name]
-        out.append(InputField(e.name, int(e.width), bool(e.signed)))
-    if not out:
-        raise ModelError(f"{source}: field 'input.fields': missing (value {json.dumps(fields)})")
-    return out

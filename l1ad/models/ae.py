@@ -12,6 +12,7 @@ from l1ad.config import StrictModel
 from l1ad.data.layout import N_INPUTS
 from l1ad.models.base import BuiltModel
 from l1ad.models.quantizers import BitsQuantizer, QuantConfig, activation, dense, input_quantizer
+from l1ad.models.scoring import ScoreKind
 
 __all__ = ["AeConfig", "build_ae"]
 
@@ -31,4 +32,4 @@ def build_ae(cfg: AeConfig, q: QuantConfig | None, name: str = "ae", n_inputs: i
         h = activation(q, f"relu{i + 1}")(h)
     out = dense(n_inputs, q, "reconstruction")(h)
     model = keras.Model(inp, out, name=name)
-    return BuiltModel("ae", model, trigger_output="reconstruction", score="squared_error", loss="mse")
+    return BuiltModel("ae", model, trigger_output="reconstruction", score=ScoreKind.SQUARED_ERROR, loss="mse")

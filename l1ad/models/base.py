@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from l1ad import _compat
+from l1ad.models.scoring import ScoreKind
 
-__all__ = ["BuiltModel", "ScoreType", "trigger_submodel"]
-
-ScoreType = Literal["sum_squares", "squared_error", "identity"]
+__all__ = ["BuiltModel", "trigger_submodel"]
 
 
 @dataclass
@@ -20,7 +19,7 @@ class BuiltModel:
     kind: Literal["vae", "ae", "cnn"]
     model: Any
     trigger_output: str
-    score: ScoreType
+    score: ScoreKind
     loss: Any  # passed to compile()
 
     def trigger_model(self, model: Any | None = None) -> Any:

@@ -14,6 +14,7 @@ from l1ad import _compat
 from l1ad.config import StrictModel
 from l1ad.models.base import BuiltModel
 from l1ad.models.quantizers import BitsQuantizer, QuantConfig, activation, conv1d, dense, input_quantizer
+from l1ad.models.scoring import ScoreKind
 
 __all__ = ["CnnConfig", "build_cnn"]
 
@@ -46,4 +47,4 @@ def build_cnn(cfg: CnnConfig, q: QuantConfig | None, n_features: int, name: str 
     out = dense(1, q, "logit")(h)
     model = keras.Model(inp, out, name=name)
     loss = keras.losses.BinaryCrossentropy(from_logits=True)
-    return BuiltModel("cnn", model, trigger_output="logit", score="identity", loss=loss)
+    return BuiltModel("cnn", model, trigger_output="logit", score=ScoreKind.IDENTITY, loss=loss)

@@ -16,6 +16,7 @@ from l1ad.data.layout import N_INPUTS
 from l1ad.models import layers
 from l1ad.models.base import BuiltModel
 from l1ad.models.quantizers import BitsQuantizer, QuantConfig, activation, dense, input_quantizer
+from l1ad.models.scoring import ScoreKind
 
 __all__ = ["VaeConfig", "build_vae"]
 
@@ -61,4 +62,4 @@ def build_vae(cfg: VaeConfig, q: QuantConfig | None, name: str = "vae", n_inputs
         d = keras.layers.Dense(units, activation="relu", name=f"dec_dense{i + 1}")(d)
     out = keras.layers.Dense(n_inputs, name="reconstruction")(d)
     model = keras.Model(inp, out, name=name)
-    return BuiltModel("vae", model, trigger_output="z_mean", score="sum_squares", loss=layers.sum_squared_error)
+    return BuiltModel("vae", model, trigger_output="z_mean", score=ScoreKind.SUM_SQUARES, loss=layers.sum_squared_error)

@@ -308,25 +308,21 @@ def held_out_first_event(artifact: str | os.PathLike[str], paths: Sequence[str |
     the file's sha256 and the ranges in ``model.json`` (``data.background``); a file with the same sha256
     starts at the end of the validation range, any other file at 0. An artifact without that record (a model
     trained elsewhere) is an error if ``required``, else every file starts at 0."""
-    import json
-
     from l1ad.io import sha256_file
+    from l1ad.models.artifact import read_meta
 
     meta_path = Path(artifact) / "model.json"
-    try:
-        data = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as e:
-        raise DataError(f"{meta_path}: cannot read ({e})") from None
-    if not required and "background" not in (data.get("data") or {}):
+    meta = read_meta(meta_path)
+    bkg = meta.data.background if meta.data is not None else None
+    if not required and bkg is None:
         return [0] * len(paths)
-    try:
-        bkg = data["data"]["background"]
-        sha, train, val = bkg["sha256"], bkg["train"], bkg["validation"]
-    except (KeyError, TypeError) as e:
-        raise DataError(f"{meta_path}: field 'data.background': no training provenance ({e})") from None
+    if bkg is None or bkg.train is None or bkg.validation is None:
+        raise DataError(f"{meta_path}: field 'data.background': no training provenance (a model trained elsewhere; "
+                        "use --all-events)")
+    sha, train, val = bkg.sha256, bkg.train, bkg.validation
     if train[0] != 0 or val[0] != train[1]:
         raise DataError(f"{meta_path}: field 'data.background': expected train then validation from event 0 "
-                        f"(value train={train}, validation={val})")
+                        f"(value train={list(train)}, validation={list(val)})")
     return [int(val[1]) if sha256_file(p) == sha else 0 for p in paths]
 
 

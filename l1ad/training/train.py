@@ -14,11 +14,12 @@ import numpy as np
 
 from l1ad import __version__, _compat
 from l1ad.errors import DataError
-from l1ad.evaluation.metrics import ad_metrics, btag_metrics, quantized_over_float
 from l1ad.io import atomic_dir, write_json
 from l1ad.models.ae import build_ae
+from l1ad.models.artifact import ArtifactMeta
 from l1ad.models.base import BuiltModel
 from l1ad.models.btag import build_cnn
+from l1ad.models.metrics import ad_metrics, btag_metrics, quantized_over_float
 from l1ad.models.preprocessing import Preprocessing, fit_float_scaling, fit_word_preprocessing
 from l1ad.models.pruning import sparsity
 from l1ad.models.quantizers import QuantConfig, snap_kernels_to_grid
@@ -218,7 +219,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
         trig["quantized"].save(str(tmp / "trigger.h5"), save_format="h5", include_optimizer=False)
         if "float" in trig:
             trig["float"].save(str(tmp / "float.h5"), save_format="h5", include_optimizer=False)
-        write_json(tmp / "model.json", meta)
+        write_json(tmp / "model.json", ArtifactMeta.model_validate(meta).to_json())
         write_json(tmp / "history.json", {k: r.history for k, r in results.items()})
         write_json(tmp / "metrics.json", metrics)
     shutil.rmtree(ckpt_dir, ignore_errors=True)

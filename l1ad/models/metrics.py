@@ -1,4 +1,5 @@
-"""Physics figures of merit for trigger scores.
+"""Figures of merit of trigger scores (shared by training and evaluation): ROC/AUC, efficiency at fixed FPR/rate,
+score distributions, b-tag ROC.
 
 Rate <-> false-positive rate: the trigger sees zero-bias collisions at ~28.6 MHz (LHC Run 3: 40.08 MHz
 bunch clock x ~2544 of 3564 slots filled), so a rate R
