@@ -259,7 +259,7 @@ def _flip_weight_digit(design_dir: Path) -> tuple[str, str]:
     return p.name, m.group(2)
 
 
-def test_corrupted_weight_fails_sim_naming_first_bad_event(default_design, tmp_path, cli):
+def test_corrupted_weight_fails_sim_naming_first_bad_event(default_design, sim_data, tmp_path, cli):
     """Fault injection (b): one weight digit flipped in the shipped Verilog -> `l1ad sim` exits 1 and names the
     first bad event; checked against an independent expectation: the same corrupted files compiled into the
     RTL harness (another Verilator build, another driver) against the fixed-point emulator."""
@@ -271,7 +271,8 @@ def test_corrupted_weight_fails_sim_naming_first_bad_event(default_design, tmp_p
     shutil.copytree(default_design, bad)
     (bad / "sim_report.json").unlink(missing_ok=True)
     rel, op = _flip_weight_digit(bad)
-    code, out, err = cli("sim", bad, "--events", "3000", "--seed", "5")
+    zb = sim_data / "zero_bias.h5"
+    code, out, err = cli("sim", bad, "--events", "3000", "--seed", "5", "--data", zb)
     rep = json.loads((bad / "sim_report.json").read_text())
     s = next(t for t in rep["tests"] if t["test"] == "streaming")
     assert code == 1 and not rep["passed"] and not s["passed"], f"flipping {op} in {rel} went unnoticed"
@@ -279,7 +280,7 @@ def test_corrupted_weight_fails_sim_naming_first_bad_event(default_design, tmp_p
     assert rep["rtl"]["sources_match_build"] is False  # the simulated files are not those the build checked
     # independent expectation
     design = load_design_dict(bad)
-    stim = make_stimulus(design, design_reference(bad, design), n_events=3000, seed=5)
+    stim = make_stimulus(design, design_reference(bad, design), n_events=3000, data=zb, seed=5)
     rtl = compile_rtl_emulator(bad).run(stim.words)
     ref = FixedPointModel.load(bad / "fixedpoint.json").predict(stim.words)
     differs = np.flatnonzero(rtl.scores != ref)
