@@ -14,6 +14,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from l1ad.fixedpoint.types import (
 )
 from l1ad.io import atomic_dir
 
-__all__ = ["NetRTL", "cache_dir", "compile_emulator", "latency_cutoff_for", "trace_model", "write_net"]
+__all__ = ["NetRTL", "cache_dir", "compile_emulator", "instantiated_modules", "latency_cutoff_for", "trace_model", "write_net"]
 
 log = logging.getLogger(__name__)
 CHUNK = 30
@@ -205,6 +206,20 @@ def _kifs(qints: Any) -> list[tuple[int, int, int]]:
     return [tuple(int(v) for v in minimal_kif(q)) for q in qints]  # type: ignore[misc]
 
 
+def instantiated_modules(generated: dict[str, str], library: dict[str, Path]) -> set[str]:
+    """Modules of ``library`` (name -> file) reachable by instantiation from the ``generated`` Verilog texts."""
+    texts = dict(generated)
+    seen: set[str] = set()
+    todo = list(texts.values())
+    while todo:
+        text = todo.pop()
+        for name in library:
+            if name not in seen and re.search(rf"(?<![\w$.]){name}\s*(?:#\s*\(|[A-Za-z_]\w*\s*\()", text):
+                seen.add(name)
+                todo.append(library[name].read_text())
+    return seen
+
+
 def write_net(comb: Any, n_chunks: int, module: str, out_dir: Path, part: str, clock_period_ns: float, cutoff: int) -> NetRTL:
     """Write the pipelined network Verilog into ``out_dir`` (flat); return its interface."""
     from da4ml.codegen import RTLModel
@@ -220,11 +235,16 @@ def write_net(comb: Any, n_chunks: int, module: str, out_dir: Path, part: str, c
         dst = out_dir / src.name
         shutil.copyfile(src, dst)
         files.append(dst)
-    for src in sorted((scratch / "src/static").glob("*.v")):
-        text = src.read_text()
-        if src.stem == "multiplier":  # squares in LUTs: the budget is 0 DSPs
+    statics = {src.stem: src for src in sorted((scratch / "src/static").glob("*.v"))}
+    used = instantiated_modules({p.stem: p.read_text() for p in files}, statics)
+    if "lookup_table" in used:
+        raise BuildError(f"{module}: the network uses da4ml lookup tables ($readmemh .mem files), which the RTL writer "
+                         "does not ship yet")
+    for name in sorted(used & set(statics)):  # only what the network instantiates: no dead RTL is shipped
+        text = statics[name].read_text()
+        if name == "multiplier":  # squares in LUTs: the budget is 0 DSPs
             text = text.replace("module multiplier", '(* use_dsp = "no" *)\nmodule multiplier', 1)
-        dst = out_dir / src.name
+        dst = out_dir / statics[name].name
         dst.write_text(text)
         files.append(dst)
     shutil.rmtree(scratch)
