@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from l1ad.errors import BuildError, DataError
+from l1ad.errors import BuildError, CheckFailed, DataError
 from l1ad.firmware import rtl
+from l1ad.firmware import synth as synth_mod
 from l1ad.firmware.boards import get_board
 from l1ad.firmware.design import PORTS, Design
 from l1ad.firmware.report import compare_pairs, render_text, tool_versions
@@ -81,6 +82,7 @@ def build(
     hls: bool = True,
     emulate_rtl: bool = True,
     command: list[str] | None = None,
+    synth: str = "auto",
 ) -> dict[str, Any]:
     """Run the whole flow; returns the report dict (also written as report.json/report.txt)."""
     timings: dict[str, float] = {}
@@ -91,6 +93,7 @@ def build(
         return time.perf_counter()
 
     board = get_board(board_name)
+    synth_mod.check_mode(synth)  # --synth yosys without yosys: usage error before any work
     clock = float(clock_mhz or board.clock_mhz)
     if clock <= 0:
         raise BuildError(f"--clock-mhz: field 'clock_mhz': must be positive (value {clock})")
@@ -165,6 +168,11 @@ def build(
         n_mult = sum(len(re.findall(r"multiplier #\(\d", p.read_text())) for p in net.files)
         wrapper_ffs = latency_cycles + sp.width + 2
         ffs = net.reg_bits + wrapper_ffs
+        # Yosys synthesis of the shipped RTL: mapped counts vs the estimate, per-stage depth and timing estimate
+        synthesis = synth_mod.for_build(synth, tmp, top, sources, board, period, estimate_luts=net.cost_luts,
+                                        estimate_ffs=ffs, n_stages=net.stages)
+        if synthesis.get("enabled"):
+            t = lap("synthesis", t)
         pairs = compare_pairs(results, words)
         report: dict[str, Any] = {
             "model": fp.name,
@@ -206,6 +214,7 @@ def build(
                 "speedup": emu_rate / hls_info["events_per_s"] if hls_info.get("events_per_s") else 0.0,
             },
             "hls": hls_info,
+            "synthesis": synthesis,
             "command": command or ["l1ad", "build", "--board", board_name, "--model", str(model_dir)],
             "versions": tool_versions(),
             "timings_s": timings,
@@ -216,4 +225,7 @@ def build(
     if not report["all_bitexact"]:
         bad = next(p for p in pairs if p["mismatches"])
         raise BuildError(f"{out_dir / 'report.json'}: bit-exactness failed: {bad['a']} vs {bad['b']} {bad['mismatches']} mismatches of {bad['events']}")
+    synth_bad = synth_mod.verdict(report["synthesis"])
+    if synth_bad:
+        raise CheckFailed(f"{out_dir / 'report.json'}: {synth_bad}")
     return report
