@@ -81,7 +81,8 @@ def test_stage_delays_follow_the_documented_model():
         s = by[name]
         assert s.lut_levels == s.max_lut_levels == lv and s.carry4 == 0 and s.endpoints == 1
         assert s.delay_ns == pytest.approx(MODEL.path_delay(lv, 0, 0))
-        assert s.path == ["FDRE"] + ["LUT2"] * lv
+        assert [t for t, _ in s.path] == ["FDRE"] + ["LUT2"] * lv
+        assert s.path[-1][1] == pytest.approx(s.delay_ns - MODEL.net - MODEL.setup)
     # the input register is captured straight from the port: clk-to-q (upstream register) + net + setup
     assert by["input"].delay_ns == pytest.approx(MODEL.clk_to_q + MODEL.net + MODEL.setup)
     assert max(stages, key=lambda s: s.delay_ns).stage == "stage 1"
@@ -208,7 +209,9 @@ def test_small_design_synthesizes_within_the_estimate(small_design):
     t = s["timing"]
     names = [x["stage"] for x in t["stages"]]
     n_stages = rep["da4ml"]["pipeline_stages"]
-    assert names == ["input", *[f"stage {k}" for k in range(n_stages)], "output"]
+    # no input register (stage 0 starts at the input words): the network's stages, then the output register
+    assert names == [*[f"stage {k}" for k in range(n_stages)], "output"]
+    assert rep["latency_cycles"] == n_stages + 1
     crit = max(t["stages"], key=lambda x: x["delay_ns"])
     assert t["critical_stage"] == crit["stage"] and t["critical_delay_ns"] == crit["delay_ns"]
     assert t["meets_clock"] == (crit["delay_ns"] <= t["required_ns"]) and t["meets_clock"]

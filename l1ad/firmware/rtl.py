@@ -190,7 +190,7 @@ class NetRTL:
     module: str
     files: list[Path]  # written Verilog files (network + its static modules)
     stages: int  # da4ml pipeline stages
-    latency_cycles: int  # clock edges from model_inp to model_out
+    latency_cycles: int  # clock edges from model_inp to model_out (= stages, +1 with an input register)
     in_kifs: list[tuple[int, int, int]]
     out_kifs: list[tuple[int, int, int]]
     n_chunks: int
@@ -220,8 +220,23 @@ def instantiated_modules(generated: dict[str, str], library: dict[str, Path]) ->
     return seen
 
 
-def write_net(comb: Any, n_chunks: int, module: str, out_dir: Path, part: str, clock_period_ns: float, cutoff: int) -> NetRTL:
-    """Write the pipelined network Verilog into ``out_dir`` (flat); return its interface."""
+def _unregister_inputs(top: Path) -> None:
+    """Drop the register da4ml puts on the network's inputs: stage 0's logic starts at the input words, which
+    come from registers upstream (the L1 framework's object registers), as in an hls4ml latency design. The
+    register held no logic -- an empty pipeline cycle (``synthesis.timing`` stage ``input``)."""
+    text = top.read_text()
+    new, n_decl = re.subn(r"reg (\[\d+:0\]) stage0_inp;", r"wire \1 stage0_inp = model_inp;", text, count=1)
+    new, n_seq = re.subn(r"\n\s*stage0_inp <= model_inp;", "", new, count=1)
+    if n_decl != 1 or n_seq != 1:
+        raise BuildError(f"{top}: da4ml pipeline top changed; cannot drop its input register")
+    top.write_text(new)
+
+
+def write_net(comb: Any, n_chunks: int, module: str, out_dir: Path, part: str, clock_period_ns: float, cutoff: int,
+              register_inputs: bool = False) -> NetRTL:
+    """Write the pipelined network Verilog into ``out_dir`` (flat); return its interface. Without
+    ``register_inputs`` the network has one register per da4ml stage boundary and on its output, none on its
+    inputs (see :func:`_unregister_inputs`)."""
     from da4ml.codegen import RTLModel
 
     scratch = out_dir / f".{module}_da4ml"
@@ -249,16 +264,20 @@ def write_net(comb: Any, n_chunks: int, module: str, out_dir: Path, part: str, c
         files.append(dst)
     shutil.rmtree(scratch)
     stages = len(pipe.solutions)
+    in_kifs = _kifs(comb.inp_qint)
+    in_bits = sum(max(k + i + f, 0) for k, i, f in in_kifs)
+    if not register_inputs:
+        _unregister_inputs(out_dir / f"{module}.v")
     return NetRTL(
         module=module,
         files=files,
         stages=stages,
-        latency_cycles=stages + 1,
-        in_kifs=_kifs(comb.inp_qint),
+        latency_cycles=stages + 1 if register_inputs else stages,
+        in_kifs=in_kifs,
         out_kifs=_kifs(comb.out_qint),
         n_chunks=n_chunks,
         cost_luts=float(comb.cost),
-        reg_bits=int(pipe.reg_bits),
+        reg_bits=int(pipe.reg_bits) - (0 if register_inputs else in_bits),
         latency_cutoff=int(m._latency_cutoff),
         comb_latency=float(max(comb.out_latency) if hasattr(comb, "out_latency") else 0.0),
     )

@@ -6,9 +6,10 @@ flip-flop (or an input port, taken as driven by a register outside the design) a
 
 * ``clk_to_q`` at the launching flip-flop, ``setup`` at the capturing one, ``clock_uncertainty`` off the period;
 * per LUT (and INV) level ``lut`` plus one routed net ``net`` in front of it;
-* per carry chain: ``carry_entry`` from the LUT in front of it into the chain (that LUT sits in the same slice,
-  so no net between them when it drives only the chain), ``carry4`` per further 4 bits of chain (dedicated
-  carry routing, no net), ``carry_exit`` from the chain to a sum output;
+* per carry chain: ``carry_entry`` from the LUT in front of it into the chain (the S pins are driven by the
+  LUTs of the chain's own slice, duplicated by the placer when one feeds several chains: no net between them;
+  a carry input not driven by a LUT gets a net, and for S a route-through LUT), ``carry4`` per further 4 bits
+  of chain (dedicated carry routing, no net), ``carry_exit`` from the chain to a sum output;
 * per MUXF7/8/9 ``muxf`` (fed by dedicated wires from the LUTs or muxes before it);
 * an INV cell behind a LUT costs nothing (Vivado folds inverters into the LUT that drives them); any other INV
   (behind a flip-flop or a carry chain) is a LUT level, as the LUT1 it becomes.
@@ -68,7 +69,7 @@ class StageTiming:
     carry4: int  # 4-bit carry segments on the worst-delay path
     max_lut_levels: int  # deepest path in LUT levels (may differ from the worst-delay path)
     max_carry4: int  # longest path in 4-bit carry segments
-    path: list[str] = field(default_factory=list)  # cell types of the worst path, start to end
+    path: list[tuple[str, float]] = field(default_factory=list)  # worst path: (cell type, arrival ns), start to end
     endpoint: str = ""  # the register bit it ends at
 
     def to_json(self, required_ns: float) -> dict[str, Any]:
@@ -81,7 +82,8 @@ class StageTiming:
             "carry4_segments": self.carry4,
             "max_lut_levels": self.max_lut_levels,
             "max_carry4_segments": self.max_carry4,
-            "worst_path": _compress_path(self.path),
+            "worst_path": _compress_path([t for t, _ in self.path]),
+            "worst_path_arrivals_ns": [t for _, t in self.path],
             "endpoint": self.endpoint,
         }
 
@@ -182,11 +184,22 @@ def analyse(netlist: dict[str, Any], top: str, model: DelayModel, n_stages: int 
         t, lut, cy, _, _ = arr[b]
         return (t if dedicated else t + model.net, lut, cy, b)
 
-    def dedicated_from(b: Any, kinds: tuple[str, ...], single_fanout: bool) -> bool:
+    def dedicated_from(b: Any, kinds: tuple[str, ...]) -> bool:
+        """Driven through a dedicated (unrouted) wire by a cell of ``kinds``."""
         if not isinstance(b, int) or b not in driver:
             return False
         src = cells[driver[b][0]]["type"]
-        return any(src.startswith(k) for k in kinds) and (not single_fanout or fanout[b] == 1)
+        return any(src.startswith(k) for k in kinds)
+
+    def carry_pin(p: str, b: Any) -> tuple[float, int, int, int | None] | None:
+        """A carry S/DI pin is fed by a LUT of its own slice (duplicated by the placer when it feeds several
+        chains): no net after a LUT; any other driver goes through a routed net and, for S, a route-through LUT."""
+        if dedicated_from(b, ("LUT", "INV")):
+            return at_pin(b, True)
+        x = at_pin(b, False)
+        if x is None or p != "S":
+            return x
+        return (x[0] + model.lut, x[1], x[2], x[3])
 
     def evaluate(cname: str) -> None:
         c = cells[cname]
@@ -200,7 +213,7 @@ def analyse(netlist: dict[str, Any], top: str, model: DelayModel, n_stages: int 
             return
         if ctype.startswith(_CARRY):
             seg = 2 if ctype == "CARRY8" else 1
-            local = [at_pin(b, dedicated_from(b, ("LUT", "INV"), True)) for p, b in ins if p in ("S", "DI")]
+            local = [carry_pin(p, b) for p, b in ins if p in ("S", "DI")]
             chain = [at_pin(b, True) for p, b in ins if p in ("CI", "CI_TOP")]
             other = [at_pin(b, False) for p, b in ins if p == "CYINIT"]
             for p, b in ins:
@@ -229,7 +242,7 @@ def analyse(netlist: dict[str, Any], top: str, model: DelayModel, n_stages: int 
             return
         if ctype.startswith(_MUXF):
             for p, b in ins:
-                x = at_pin(b, p != "S" and dedicated_from(b, ("LUT", "MUXF"), False))
+                x = at_pin(b, p != "S" and dedicated_from(b, ("LUT", "MUXF")))
                 if x:
                     best = max(best, x, key=_t)
                 if isinstance(b, int) and b in deep:
@@ -239,7 +252,7 @@ def analyse(netlist: dict[str, Any], top: str, model: DelayModel, n_stages: int 
                 arr[b] = (t, best[1], best[2], best[3], ctype)
                 deep[b] = (d_lut, d_cy)
             return
-        if ctype == "INV" and all(dedicated_from(b, ("LUT",), False) for _p, b in ins):
+        if ctype == "INV" and all(dedicated_from(b, ("LUT",)) for _p, b in ins):
             # an inverter behind a LUT is folded into it (Vivado's opt_design pushes inverters into LUTs,
             # duplicating the LUT when it has other loads): no level, no delay
             (_p, b0), = ins
@@ -339,13 +352,14 @@ def _t(x: tuple[Any, ...]) -> float:
     return float(x[0])
 
 
-def _trace(b: int, arr: dict[int, tuple[float, int, int, int | None, str]]) -> list[str]:
-    path: list[str] = []
+def _trace(b: int, arr: dict[int, tuple[float, int, int, int | None, str]]) -> list[tuple[str, float]]:
+    """(cell type, arrival ns at its output) along the worst path into ``b``, start to end."""
+    path: list[tuple[str, float]] = []
     cur: int | None = b
     guard = 0
     while cur is not None and guard < 10_000:
-        _, _, _, pred, ctype = arr[cur]
-        path.append(ctype)
+        t, _, _, pred, ctype = arr[cur]
+        path.append((ctype, round(t, 3)))
         cur = pred
         guard += 1
     return list(reversed(path))
