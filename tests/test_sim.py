@@ -304,6 +304,30 @@ def test_default_design_on_icarus_streams_like_verilator(default_design, sim_dat
     assert build_report["sim_report_icarus"] == "sim_report.icarus.json" and build_report["sim_icarus"]["passed"]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not on PATH (apt-get install -y yosys)")
+def test_default_design_synthesizes_within_the_estimate_and_meets_the_clock(default_design):
+    """The full-size default VAE through Yosys (~2 min): counts within 15 % of da4ml's estimate (FFs counted
+    without duplicate register slices), every stage within 240 MHz by the vu13p delay model."""
+    _assert_synthesis(default_design)
+
+
+def _assert_synthesis(design_dir: Path) -> dict:
+    from l1ad.firmware.boards import get_board
+    from l1ad.firmware.synth import synthesize
+
+    design = load_design_dict(design_dir)
+    rep = json.loads((design_dir / "report.json").read_text())
+    sec = synthesize(design_dir, design["top"], design["sources"], get_board(rep["board"]), design["clock_period_ns"],
+                     estimate_luts=rep["resources"]["luts"], estimate_ffs=rep["resources"]["ffs"],
+                     n_stages=rep["da4ml"]["pipeline_stages"], keep=False)
+    assert sec["within_tolerance"]["luts"] and sec["within_tolerance"]["ffs_distinct"], sec["vs_estimate"]
+    t = sec["timing"]
+    assert t["meets_clock"], (t["critical_stage"], t["critical_delay_ns"])
+    assert len(t["stages"]) == rep["da4ml"]["pipeline_stages"] + 1  # stages + the output register
+    return sec
+
+
 def _flip_weight_digit(design_dir: Path) -> tuple[str, str]:
     """Flip one weight digit of the da4ml network: in distributed arithmetic a constant weight is a graph of
     shift-adders, one per signed digit, so toggling one adder's IS_SUB parameter flips the sign of one digit
@@ -376,3 +400,5 @@ def test_btag_cnn_design_passes_streaming_and_latency(tmp_path):
         ica = run_suite(design, events=10_000, simulator="icarus")
         assert ica.passed, [t["message"] for t in ica.tests if not t["passed"]]
         assert ica.test("streaming")["outputs_sha256"] == s["outputs_sha256"]
+    if shutil.which("yosys"):  # ~10 min for the b-tag's ~100k LUTs
+        _assert_synthesis(design)
