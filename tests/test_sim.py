@@ -305,6 +305,17 @@ def test_default_design_on_icarus_streams_like_verilator(default_design, sim_dat
 
 
 @pytest.mark.slow
+@needs_icarus
+def test_default_design_full_suite_on_icarus_10k(default_design, sim_data):
+    """10,000 zero-bias events through the whole suite on Icarus (~6 min): identical to Verilator's."""
+    data = sim_data / "zero_bias.h5"
+    ica = run_suite(default_design, events=10_000, data=data, simulator="icarus", write_report=False)
+    assert ica.passed, [t["message"] for t in ica.tests if not t["passed"]]
+    ver = run_suite(default_design, events=10_000, data=data, tests=("streaming",), write_report=False)
+    assert ica.test("streaming")["outputs_sha256"] == ver.test("streaming")["outputs_sha256"]
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not on PATH (apt-get install -y yosys)")
 def test_default_design_synthesizes_within_the_estimate_and_meets_the_clock(default_design):
     """The full-size default VAE through Yosys (~2 min): counts within 15 % of da4ml's estimate (FFs counted
