@@ -241,7 +241,8 @@ async def latency(dut: Any) -> None:
     m = measured[0]
     ok = m is not None and all(x == m for x in measured) and all(w == 1 for w in widths_high) and xz == 0
     ns = None if m is None else m * period
-    passed = bool(ok and m == L and ns is not None and ns <= budget + 1e-9)
+    # design.json rounds the period to 1 fs: allow that rounding per cycle (12 x 4.166667 ns is 50 ns)
+    passed = bool(ok and m == L and ns is not None and ns <= budget + 1e-6 * max(m or 1, 1))
     if m is None:
         msg = f"no out_valid within {2 * gap} cycles"
     else:
