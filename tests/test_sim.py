@@ -408,8 +408,12 @@ def test_btag_cnn_design_passes_streaming_and_latency(tmp_path):
     assert s["events_checked"] == 10_000 and s["mismatches"] == 0 and s["ii1"]
     assert rep.latency_cycles_measured == load_design_dict(design)["latency_cycles"]
     if shutil.which("iverilog"):  # the same suite, four-state: no X after reset, identical streaming outputs
-        ica = run_suite(design, events=10_000, simulator="icarus")
+        # Icarus re-evaluates every part-select of the CNN's ~15k-bit stage registers each cycle (~1-2 cycles/s):
+        # the whole suite, on a short stream
+        n = 60
+        ica = run_suite(design, events=n, simulator="icarus")
         assert ica.passed, [t["message"] for t in ica.tests if not t["passed"]]
-        assert ica.test("streaming")["outputs_sha256"] == s["outputs_sha256"]
+        ver = run_suite(design, events=n, tests=("streaming",), write_report=False)
+        assert ica.test("streaming")["outputs_sha256"] == ver.test("streaming")["outputs_sha256"]
     if shutil.which("yosys"):  # ~10 min for the b-tag's ~100k LUTs
         _assert_synthesis(design)
