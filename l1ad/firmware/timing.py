@@ -240,17 +240,8 @@ def analyse(netlist: dict[str, Any], top: str, model: DelayModel, n_stages: int 
                         arr[b] = (t, src[1], src[2], src[3], ctype)
                         deep[b] = (d_lut, d_cy)
             return
-        if ctype.startswith(_MUXF):
-            for p, b in ins:
-                x = at_pin(b, p != "S" and dedicated_from(b, ("LUT", "MUXF")))
-                if x:
-                    best = max(best, x, key=_t)
-                if isinstance(b, int) and b in deep:
-                    d_lut, d_cy = max(d_lut, deep[b][0]), max(d_cy, deep[b][1])
-            t = (best[0] if best[0] != float("-inf") else 0.0) + model.muxf
-            for b in outs:
-                arr[b] = (t, best[1], best[2], best[3], ctype)
-                deep[b] = (d_lut, d_cy)
+        if ctype.startswith(_MUXF):  # fed by the LUTs / muxes of its slice, selected through a routed net
+            one_level(ctype, ins, outs, model.muxf, 0, lambda p, b: p != "S" and dedicated_from(b, ("LUT", "MUXF")))
             return
         if ctype == "INV" and all(dedicated_from(b, ("LUT",)) for _p, b in ins):
             # an inverter behind a LUT is folded into it (Vivado's opt_design pushes inverters into LUTs,
@@ -263,16 +254,23 @@ def analyse(netlist: dict[str, Any], top: str, model: DelayModel, n_stages: int 
                     deep[b] = deep.get(b0, (0, 0))
                 return
         # LUTs, inverters (as LUT1) and anything unknown: one logic level
-        for _p, b in ins:
-            x = at_pin(b, False)
+        one_level(ctype, ins, outs, model.lut, 1, lambda p, b: False)
+
+    def one_level(ctype: str, ins: list[tuple[str, Any]], outs: list[int], delay: float, luts: int,
+                  dedicated: Any) -> None:
+        """Outputs = latest input (+ net unless ``dedicated(pin, bit)``) + ``delay``; ``luts`` LUT levels more."""
+        best: tuple[float, int, int, int | None] = (float("-inf"), 0, 0, None)
+        d_lut, d_cy = 0, 0
+        for p, b in ins:
+            x = at_pin(b, dedicated(p, b))
             if x:
                 best = max(best, x, key=_t)
             if isinstance(b, int) and b in deep:
                 d_lut, d_cy = max(d_lut, deep[b][0]), max(d_cy, deep[b][1])
-        t = (best[0] if best[0] != float("-inf") else 0.0) + model.lut
+        t = (best[0] if best[0] != float("-inf") else 0.0) + delay
         for b in outs:
-            arr[b] = (t, best[1] + 1, best[2], best[3], ctype)
-            deep[b] = (d_lut + 1, d_cy)
+            arr[b] = (t, best[1] + luts, best[2], best[3], ctype)
+            deep[b] = (d_lut + luts, d_cy)
 
     # sequential outputs launch paths
     for cname, c in cells.items():
