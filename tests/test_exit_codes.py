@@ -264,8 +264,8 @@ def test_rates_exit_1_when_the_shipped_rtl_disagrees(gt_design, tiny, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(gt_design, bad)
     top = bad / "rtl" / "gt_trigger.v"
-    assert "score      <= score_w;" in top.read_text()
-    top.write_text(top.read_text().replace("score      <= score_w;", "score      <= ~score_w;"))
+    assert "? score_w :" in top.read_text()
+    top.write_text(top.read_text().replace("? score_w :", "? ~score_w :"))
     code, out, err = run("rates", "--design", bad, "--zero-bias", tiny["events"], "--menu", "none",
                          "--targets", "1000,5000", "--out", tmp_path / "r")
     assert code == 1 and "trigger bit differs" in one_line(err)

@@ -14,9 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from l1ad.errors import SimulationError
 from l1ad.verification import TESTS, run_suite
 from l1ad.verification.runner import build_key, load_design_dict
 from l1ad.verification.toy import write_toy_design
+
+needs_icarus = pytest.mark.skipif(shutil.which("iverilog") is None or shutil.which("vvp") is None,
+                                  reason="iverilog not on PATH (apt-get install -y iverilog; `make test` does it as root)")
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +123,48 @@ def test_waves_on_request(toy):
     assert rep.waves.suffix == ".fst" or (b"$var" in head and b"out_valid" in head)
 
 
+@needs_icarus
+def test_toy_on_icarus_passes_and_streams_like_verilator(toy):
+    d, ref = toy
+    ica = run_suite(d, events=1500, reference=ref.predict, simulator="icarus", write_report=False)
+    assert _verdicts(ica) == dict.fromkeys(TESTS, True), [t["message"] for t in ica.tests]
+    ver = run_suite(d, events=1500, reference=ref.predict, tests=("streaming",), write_report=False)
+    assert ica.build.key != ver.build.key and ica.to_dict()["versions"]["icarus"].startswith("Icarus Verilog")
+    assert ica.test("streaming")["outputs_sha256"] == ver.test("streaming")["outputs_sha256"]
+    x = ica.test("x_reset")
+    assert x["xz_cycles"] == 0 and x["events_checked"] > 100 and x["x_bubbles"] > 0
+
+
+@needs_icarus
+def test_output_going_x_after_reset_fails_on_icarus_only(tmp_path, toy):
+    """Fault injection: a toy whose score register is loaded every cycle (not gated by the valid bit) lets the X
+    of the unreset pipeline registers out after a reset. Icarus (four-state) names the first X cycle and port;
+    Verilator (two-state) cannot see it."""
+    _, ref = toy
+    d = tmp_path / "xleak"
+    write_toy_design(d, gate_score=False)
+    ica = run_suite(d, events=300, reference=ref.predict, simulator="icarus", tests=("x_reset", "streaming"))
+    x = ica.test("x_reset")
+    assert not ica.passed and not x["passed"] and x["xz_cycles"] > 0
+    assert "score" in x["first_xz"]["ports"] and f"first at cycle {x['first_xz']['cycle']}" in x["message"]
+    st = ica.test("streaming")  # an ordinary reset (idle zeros) leaves the pipeline's power-up X in place too
+    assert not st["passed"] and st["xz_cycles"] > 0 and st["mismatches"] == 0
+    assert json.loads((d / "sim_report.icarus.json").read_text())["simulator"] == "icarus"
+    ver = run_suite(d, events=300, reference=ref.predict, tests=("x_reset",), write_report=False)
+    assert ver.passed
+
+
+def test_unknown_simulator_is_a_usage_error(toy, cli, monkeypatch):
+    d, _ = toy
+    with pytest.raises(SimulationError, match="--simulator: must be one of verilator, icarus"):
+        run_suite(d, events=10, simulator="modelsim")
+    code, out, err = cli("sim", d, "--simulator", "modelsim")
+    assert code == 2 and err.strip().count("\n") == 0 and "--simulator" in err
+    monkeypatch.setenv("PATH", "/nonexistent")
+    code, out, err = cli("sim", d, "--simulator", "icarus")
+    assert code == 2 and "iverilog" in err
+
+
 def test_build_key_depends_on_source_content(tmp_path, toy):
     d0, _ = toy
     d = tmp_path / "k"
@@ -211,7 +257,8 @@ def default_design(sim_data, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("fw")
     # the RTL is checked bit for bit by the cocotb streaming test itself, so the build's own da4ml emulator
     # check (a second Verilator compile) and the hls4ml project are skipped here
-    build(art, "vu13p", out_root=root / "firmware", hls_root=root / "hls", events=2000, hls=False, emulate_rtl=False)
+    build(art, "vu13p", out_root=root / "firmware", hls_root=root / "hls", events=2000, hls=False, emulate_rtl=False,
+          synth="none")  # synthesis is tested on a small design (tests/test_synth.py)
     found = sorted(p.parent for p in (root / "firmware").glob("*/design.json"))
     assert len(found) == 1, f"expected one design under {root / 'firmware'}"
     return found[0]
@@ -237,6 +284,59 @@ def test_default_design_passes_the_suite_through_the_cli(default_design, sim_dat
     # unchanged design: the Verilator model is not rebuilt
     again = run_suite(default_design, events=100, tests=("latency",), write_report=False)
     assert again.build.cached and again.passed
+
+
+@needs_icarus
+def test_default_design_on_icarus_streams_like_verilator(default_design, sim_data, cli):
+    """The default VAE on Icarus through the CLI: the full suite passes (no X/Z after reset, X on the inputs
+    during reset included) and the streamed scores and trigger bits are identical to Verilator's."""
+    n = 2000
+    code, out, err = cli("sim", default_design, "--simulator", "icarus", "--events", n, "--data",
+                         sim_data / "zero_bias.h5")
+    assert code == 0, out + err
+    rep = json.loads((default_design / "sim_report.icarus.json").read_text())
+    assert rep["passed"] and rep["simulator"] == "icarus" and {t["test"] for t in rep["tests"]} == set(TESTS)
+    ica = next(t for t in rep["tests"] if t["test"] == "streaming")
+    assert ica["events_checked"] == n and ica["xz_cycles"] == 0
+    ver = run_suite(default_design, events=n, data=sim_data / "zero_bias.h5", tests=("streaming",), write_report=False)
+    assert ver.test("streaming")["outputs_sha256"] == ica["outputs_sha256"]
+    build_report = json.loads((default_design / "report.json").read_text())
+    assert build_report["sim_report_icarus"] == "sim_report.icarus.json" and build_report["sim_icarus"]["passed"]
+
+
+@pytest.mark.slow
+@needs_icarus
+def test_default_design_full_suite_on_icarus_10k(default_design, sim_data):
+    """10,000 zero-bias events through the whole suite on Icarus (~6 min): identical to Verilator's."""
+    data = sim_data / "zero_bias.h5"
+    ica = run_suite(default_design, events=10_000, data=data, simulator="icarus", write_report=False)
+    assert ica.passed, [t["message"] for t in ica.tests if not t["passed"]]
+    ver = run_suite(default_design, events=10_000, data=data, tests=("streaming",), write_report=False)
+    assert ica.test("streaming")["outputs_sha256"] == ver.test("streaming")["outputs_sha256"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not on PATH (apt-get install -y yosys)")
+def test_default_design_synthesizes_within_the_estimate_and_meets_the_clock(default_design):
+    """The full-size default VAE through Yosys (~2 min): counts within 15 % of da4ml's estimate (FFs counted
+    without duplicate register slices), every stage within 240 MHz by the vu13p delay model."""
+    _assert_synthesis(default_design)
+
+
+def _assert_synthesis(design_dir: Path) -> dict:
+    from l1ad.firmware.boards import get_board
+    from l1ad.firmware.synth import synthesize
+
+    design = load_design_dict(design_dir)
+    rep = json.loads((design_dir / "report.json").read_text())
+    sec = synthesize(design_dir, design["top"], design["sources"], get_board(rep["board"]), design["clock_period_ns"],
+                     estimate_luts=rep["resources"]["luts"], estimate_ffs=rep["resources"]["ffs"],
+                     n_stages=rep["da4ml"]["pipeline_stages"], keep=False)
+    assert sec["within_tolerance"]["luts"] and sec["within_tolerance"]["ffs_distinct"], sec["vs_estimate"]
+    t = sec["timing"]
+    assert t["meets_clock"], (t["critical_stage"], t["critical_delay_ns"])
+    assert len(t["stages"]) == rep["da4ml"]["pipeline_stages"] + 1  # stages + the output register
+    return sec
 
 
 def _flip_weight_digit(design_dir: Path) -> tuple[str, str]:
@@ -329,10 +429,21 @@ def test_btag_cnn_design_passes_streaming_and_latency(tmp_path):
     cfg = REPO / "configs" / "models" / "btag_cnn.yaml"
     art = tmp_path / "art"
     assert main(["train", str(cfg), "--data-dir", str(tmp_path), "--out", str(art), "--epochs", "1"]) == 0
-    build(art, "vu13p", out_root=tmp_path / "fw", hls_root=tmp_path / "hls", events=2000, hls=False, emulate_rtl=False)
+    build(art, "vu13p", out_root=tmp_path / "fw", hls_root=tmp_path / "hls", events=2000, hls=False, emulate_rtl=False,
+          synth="none")
     (design,) = [p.parent for p in (tmp_path / "fw").glob("*/design.json")]
     rep = run_suite(design, events=10_000)
     assert rep.passed, [t["message"] for t in rep.tests if not t["passed"]]
     s = rep.test("streaming")
     assert s["events_checked"] == 10_000 and s["mismatches"] == 0 and s["ii1"]
     assert rep.latency_cycles_measured == load_design_dict(design)["latency_cycles"]
+    if shutil.which("iverilog"):  # the same suite, four-state: no X after reset, identical streaming outputs
+        # Icarus re-evaluates every part-select of the CNN's ~15k-bit stage registers each cycle (~1-2 cycles/s):
+        # the whole suite, on a short stream
+        n = 60
+        ica = run_suite(design, events=n, simulator="icarus")
+        assert ica.passed, [t["message"] for t in ica.tests if not t["passed"]]
+        ver = run_suite(design, events=n, tests=("streaming",), write_report=False)
+        assert ica.test("streaming")["outputs_sha256"] == ver.test("streaming")["outputs_sha256"]
+    if shutil.which("yosys"):  # ~10 min for the b-tag's ~100k LUTs
+        _assert_synthesis(design)

