@@ -215,3 +215,16 @@ def test_encode_dtype_and_nonfinite_after_first_chunk(enc):
         enc.encode(p[:10], dtype=np.int8)
     with pytest.raises(DataError, match=r"dtype float32"):
         enc.encode(p[:10], dtype=np.float32)
+
+
+def test_phi_beyond_float64_integers_wraps_exactly(enc):
+    """phi words from |phi| ~ 1e30 rad (finite float32): the fast floor-division wrap would be wrong there; the
+    exact modulo takes over for those columns only."""
+    p = hard_events(50, seed=11)
+    p[7, 9, 2] = 1e30
+    p[8, 0, 2] = -3e25
+    p[9, 5, 2] = 2.0**60
+    want, counts = reference_encode(enc, p)
+    r = enc.encode(p)
+    assert np.array_equal(r.words, want) and r.overflow == counts
+    assert 0 <= r.words[7, 29] < 144 and 0 <= r.words[9, 17] < 576

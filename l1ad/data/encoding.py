@@ -274,19 +274,24 @@ class Encoding:
             np.copyto(x, p.reshape(m, -1)[:, self._value_columns(p.shape[2])])
         self._divide(x)
         np.rint(x, out=x)
-        # periodic (phi) columns: wrap into the bin range; q - floor(q / bins) * bins is exact on these integers
-        # (the quotient of two integers below 2**52 never rounds across an integer) and much faster than np.mod
+        lo, hi = column_extrema(x)  # before the phi wrap: saturation, finiteness and the wrap's exactness
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):  # NaN/inf survive rint, min and max
+            self._refuse_nonfinite(p, first)
+        # periodic (phi) columns: wrap into the bin range; q - floor(q / bins) * bins is exact on integers below
+        # 2**51 (their quotient never rounds across an integer) and much faster than np.mod, which takes over for
+        # a column holding larger ones
         qp = x.reshape(m, N_OBJECTS, 3)[:, :, 2] if self._phi_view else x[:, self._pcols]
+        huge = np.maximum(-lo[self._pcols], hi[self._pcols]) >= 2.0**51
+        exact = np.mod(qp[:, huge], self._pbins[huge]) if huge.any() else None
         k = np.floor(qp / self._pbins)
         k *= self._pbins
         qp -= k
+        if exact is not None:
+            qp[:, huge] = exact
         if self._psigned_any:
             qp -= np.where(self._psigned_p & (qp >= self._pbins / 2), self._pbins, 0.0)
         if not self._phi_view:
             x[:, self._pcols] = qp
-        lo, hi = column_extrema(x)
-        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):  # NaN/inf survive rint, mod, min and max
-            self._refuse_nonfinite(p, first)
         # saturate the rest (periodic columns have infinite bounds here), counting every clipped value
         for c in np.flatnonzero((lo < self._sat_min) | (hi > self._sat_max)):
             col = x[:, c]
