@@ -13,8 +13,8 @@ Layout: tensors are ``(*shape, n)``, events on the last axis, so every layer is 
 its long dimension (a dense layer ``W^T @ X``; a convolution one batched call over a strided view of its
 windows, no im2col copy) and per-channel constants broadcast along contiguous rows. The input words arrive as
 ``(n, inputs)`` rows; the first step converts them into a float buffer and hands on its transposed view, which
-BLAS takes as it is. Events go through in chunks sized so that the tensors a step reads and writes stay in
-the core's L2 cache together.
+BLAS takes as it is. Events go through in chunks sized so that the tensors a step reads and writes (and the
+words' int32 copy) stay in the core's L2 cache together.
 Overflow counting is left to the generic path (:meth:`FixedPointModel.overflow_counts`); the scores are identical
 (tested on random words for every layer kind).
 """
@@ -200,7 +200,8 @@ def _compile(layers: Sequence[Node], b0: Bounds, words: np.ndarray, offset: np.n
     f = y_frac if score.type == ScoreKind.IDENTITY else 2 * (max(y_frac, ref_frac) if squared_error else y_frac)
     lo = int(b.lo.ravel()[0]) if score.type == ScoreKind.IDENTITY else 0
     requant = f != score.output.frac or not (score.output.min_int <= lo and total <= score.output.max_int)
-    # chunk: the float tensors one step reads and writes (its input and output) fit in L2 together
-    per_event = np.dtype(dt).itemsize * max(a + c for a, c in zip(sizes, sizes[1:] + [0], strict=True))
+    # chunk: the float tensors one step reads and writes (its input and output) and the int32 copy of the words
+    # fit in L2 together
+    per_event = np.dtype(dt).itemsize * max(a + c for a, c in zip(sizes, sizes[1:] + [0], strict=True)) + 4 * sizes[0]
     chunk = int(np.clip(1 << int(np.log2(max(cache_bytes() // per_event, 1))), MIN_CHUNK, MAX_CHUNK))
     return FastPath(ctx.steps, ref_step, score, y_frac, ref_frac, total < 2**53, requant, dt, chunk)
