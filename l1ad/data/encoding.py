@@ -16,7 +16,6 @@ are cited there). The 57 words of an event are ordered per object row as [pT, et
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from dataclasses import dataclass
@@ -208,6 +207,7 @@ class Encoding:
         self._pcols = np.flatnonzero(self._periodic)
         self._phi_view = bool(np.array_equal(self._pcols, np.arange(2, N_INPUTS, 3)))
         self._divide = RowOp(np.divide, self.lsb)
+        self._masks: dict[int, np.ndarray] = {}
         self._pbins = self.periodic_bins[self._pcols].astype(np.float64)
         self._psigned_p = self.signed[self._pcols]
         self._psigned_any = bool(self._psigned_p.any())
@@ -300,10 +300,11 @@ class Encoding:
             np.clip(col, self.word_min[c], self.word_max[c], out=col)
         np.copyto(out, x, casting="unsafe")
 
-    @functools.cache  # noqa: B019 - a handful of layouts per Encoding
     def _value_columns(self, width: int) -> np.ndarray:
         """Mask of the pT, eta, phi values among an event's N_OBJECTS * width floats."""
-        return np.tile(np.arange(width) < 3, N_OBJECTS)
+        if width not in self._masks:
+            self._masks[width] = np.tile(np.arange(width) < 3, N_OBJECTS)
+        return self._masks[width]
 
     def _refuse_nonfinite(self, p: np.ndarray, first: int) -> None:
         x = p[:, :, :3].reshape(len(p), N_INPUTS)
