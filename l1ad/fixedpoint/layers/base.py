@@ -121,11 +121,12 @@ class FastContext:
     """What a node's fast steps are compiled from (see :mod:`l1ad.fixedpoint.fast`).
 
     Tensors on the fast path are float arrays of shape ``(*node shape, n)`` (events on the last axis) holding
-    exact integers (the node's values at their binary point). ``dt`` is float32 or float64 and ``limit`` the
-    magnitude (2**24 or 2**53) below which every integer is exact in it: a node returns steps only if it has
-    proven (:meth:`fits`) that every value it forms - products, partial sums, the result before rounding - stays
-    below ``limit``; sums and products of such integers are then exact in any order (BLAS, FMA, pairwise sums),
-    and so are power-of-two scalings, ``floor``/``rint``/``clip`` and ``mod``.
+    exact integers (the node's values at their binary point, possibly times a power of two folded in from a later
+    requantization). ``dt`` is float32 or float64 and ``limit`` the magnitude (2**24 or 2**53) below which every
+    integer is exact in it: a node adds its steps (and returns True) only if it has proven (:meth:`fits`) that
+    every integer it forms - products, partial sums, the result before rounding - stays below ``limit``; sums
+    and products of such integers are then exact in any order (BLAS blocking, FMA, pairwise sums), and so are
+    power-of-two scalings (they change the exponent, not the significand), ``floor``/``rint``/``clip``/``mod``.
 
     ``bounds``: exact bounds of the node's input; ``raw``: ``node.propagate(bounds)`` (its result before it is
     brought into ``output``); ``steps``: the steps compiled so far (a node appends its own with :meth:`add`; the
