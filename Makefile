@@ -2,6 +2,7 @@
 #   make demo   -> create .venv, install, run generate -> train -> build -> sim -> rates -> abcd on defaults
 #   make test   -> create .venv, install, run lint + the test suite (what .ci/run calls; slow tests deselected)
 #   make test-all -> the same plus the slow tests (-m slow: full-size designs, the default sample, quoted numbers)
+#   make bench  -> every benchmarks/bench_*.py (exit 1 if a target is missed), then README's table from their JSON
 # All first install Debian's yosys (synthesis) and iverilog (four-state simulation) when they are missing and
 # make runs as root with apt-get; elsewhere they print one line and the checks that need them are skipped.
 PYTHON ?= python3
@@ -39,7 +40,7 @@ test-all: env tools
 	$(BIN)/pytest -q -m "slow or not slow"
 
 bench: env
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks; rc=$$?; $(BIN)/python -m benchmarks.report || rc=$$?; exit $$rc
 
 clean:
 	rm -rf out .cache .pytest_cache

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,7 @@ class Bench:
                                  "ratio": (m.rate / self.rows[m.baseline].rate) if m.baseline else None}
                              for k, m in self.rows.items()},
             "targets": [asdict(t) for t in self.targets], "info": self.info,
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         }
         path = json_path or RESULTS / f"{self.name}.json"

@@ -31,6 +31,7 @@ def test_zoo_emulator_equals_qkeras(name, tmp_path):
     fp = load_model_source(model, _opts(opts)).fp
     words = fp.random_words(20_000, seed=1)
     raw = fp.predict(words)
+    assert fp.fast_path is not None  # every zoo model runs on the exact float fast path
     assert np.array_equal(raw, fp.predict_generic(words))
     ref = fp.keras_scores(model, words)
     assert np.array_equal(raw, ref), f"{np.count_nonzero(raw != ref)} mismatches"

@@ -28,8 +28,10 @@ from l1ad.bits import int_range
 from l1ad.config import StrictModel, config_path, load_config
 from l1ad.data.layout import FEATURES, GROUPS, N_INPUTS, N_OBJECTS, ObjectClass
 from l1ad.errors import DataError
+from l1ad.rows import RowOp, column_extrema
 
 __all__ = [
+    "CHUNK",
     "DEFAULT_CONFIG",
     "read_words",
     "EncodeResult",
@@ -42,6 +44,8 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = "l1_objects.yaml"
+#: events encoded at a time (float64 scratch of CHUNK x 57 values: 1 MiB)
+CHUNK = 2048
 
 #: config group name of each layout class
 GROUP_NAMES: dict[ObjectClass, str] = {
@@ -201,6 +205,9 @@ class Encoding:
         self.periodic_bins = np.array([f.periodic_bins for f in fields], dtype=np.int64)
         self._periodic = self.periodic_bins > 0
         self._pcols = np.flatnonzero(self._periodic)
+        self._phi_view = bool(np.array_equal(self._pcols, np.arange(2, N_INPUTS, 3)))
+        self._divide = RowOp(np.divide, self.lsb)
+        self._masks: dict[int, np.ndarray] = {}
         self._pbins = self.periodic_bins[self._pcols].astype(np.float64)
         self._psigned_p = self.signed[self._pcols]
         self._psigned_any = bool(self._psigned_p.any())
@@ -226,34 +233,87 @@ class Encoding:
     def __repr__(self) -> str:
         return f"Encoding({self.source!r}, {N_INPUTS} words, {int(self.widths.sum())} bits)"
 
-    def encode(self, particles: np.ndarray) -> EncodeResult:
-        """Float events (N, 19, 3 or 4) -> ``EncodeResult(words int64 (N, 57), overflow counts)``."""
+    @property
+    def word_dtype(self) -> np.dtype:
+        """The narrowest signed integer dtype holding every word (int16 for the uGT formats)."""
+        for dt in (np.int8, np.int16, np.int32):
+            info = np.iinfo(dt)
+            if self.word_min.min() >= info.min and self.word_max.max() <= info.max:
+                return np.dtype(dt)
+        return np.dtype(np.int64)
+
+    def encode(self, particles: np.ndarray, dtype: Any = np.int64) -> EncodeResult:
+        """Float events (N, 19, 3 or 4) -> ``EncodeResult(words (N, 57), overflow counts)``.
+
+        ``dtype``: of the words (int64 by default; :attr:`word_dtype` holds them in a quarter of the bytes).
+        Vectorised over chunks of :data:`CHUNK` events (float64 scratch in cache); the words are the same for
+        any chunking."""
         p = np.asarray(particles)
         if p.ndim != 3 or p.shape[1] != N_OBJECTS or p.shape[2] < 3:
             raise DataError(f"encode: input has shape {tuple(p.shape)}, expected (N, {N_OBJECTS}, 3 or 4)")
-        x = p[:, :, :3].reshape(p.shape[0], N_INPUTS).astype(np.float64)
-        finite = np.isfinite(x)
-        if not finite.all():
-            ev, col = np.argwhere(~finite)[0]
-            f = self._fields[col]
-            raise DataError(
-                f"encode: event {int(ev)}, object {f.name.rsplit('_', 1)[0]}: field '{f.feature}': "
-                f"not finite (value {x[ev, col]!r})"
-            )
-        q = np.rint(x / self.lsb)
-        # periodic (phi) columns: wrap into the bin range (only those columns: np.mod is comparatively slow)
-        pc = self._pcols
-        qp = np.mod(q[:, pc], self._pbins)
-        if self._psigned_any:
-            qp = np.where(self._psigned_p & (qp >= self._pbins / 2), qp - self._pbins, qp)
-        q[:, pc] = qp
-        # saturate the rest (periodic columns have infinite bounds here), counting every clipped value
-        clipped = (q < self._sat_min) | (q > self._sat_max)
-        counts = np.bincount(self._key_index, weights=clipped.sum(axis=0), minlength=len(self.overflow_keys))
-        np.clip(q, self.word_min, self.word_max, out=q)
-        words = q.astype(np.int64)
+        dt = np.dtype(dtype)
+        if dt.kind not in "iu" or np.iinfo(dt).min > self.word_min.min() or np.iinfo(dt).max < self.word_max.max():
+            raise DataError(f"encode: dtype {dt} cannot hold every word (use int64 or {self.word_dtype})")
+        words = np.empty((len(p), N_INPUTS), dt)
+        counts = np.zeros(len(self.overflow_keys), np.int64)
+        scratch = np.empty((min(len(p), CHUNK), N_INPUTS), np.float64)
+        for a in range(0, len(p), CHUNK):
+            self._encode_chunk(p[a : a + CHUNK], words[a : a + CHUNK], counts, scratch, a)
         overflow = {k: int(c) for k, c in zip(self.overflow_keys, counts, strict=True)}
         return EncodeResult(words, overflow)
+
+    def _encode_chunk(self, p: np.ndarray, out: np.ndarray, counts: np.ndarray, scratch: np.ndarray,
+                      first: int) -> None:
+        """One chunk: word = rint(value / lsb) in float64 (ties to even), phi into its bins, the rest saturated
+        and counted only in the columns whose extrema say so."""
+        m = len(p)
+        x = scratch[:m]
+        if p.shape[2] == 3 or not p.flags.c_contiguous:
+            np.copyto(x.reshape(m, N_OBJECTS, 3), p[:, :, :3])  # float32 -> float64, exact
+        else:  # one gather of the (pT, eta, phi) columns (NumPy copies 3-of-4 strides slowly)
+            np.copyto(x, p.reshape(m, -1)[:, self._value_columns(p.shape[2])])
+        self._divide(x)
+        np.rint(x, out=x)
+        lo, hi = column_extrema(x)  # before the phi wrap: saturation, finiteness and the wrap's exactness
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):  # NaN/inf survive rint, min and max
+            self._refuse_nonfinite(p, first)
+        # periodic (phi) columns: wrap into the bin range; q - floor(q / bins) * bins is exact on integers below
+        # 2**51 (their quotient never rounds across an integer) and much faster than np.mod, which takes over for
+        # a column holding larger ones
+        qp = x.reshape(m, N_OBJECTS, 3)[:, :, 2] if self._phi_view else x[:, self._pcols]
+        huge = np.maximum(-lo[self._pcols], hi[self._pcols]) >= 2.0**51
+        exact = np.mod(qp[:, huge], self._pbins[huge]) if huge.any() else None
+        k = np.floor(qp / self._pbins)
+        k *= self._pbins
+        qp -= k
+        if exact is not None:
+            qp[:, huge] = exact
+        if self._psigned_any:
+            qp -= np.where(self._psigned_p & (qp >= self._pbins / 2), self._pbins, 0.0)
+        if not self._phi_view:
+            x[:, self._pcols] = qp
+        # saturate the rest (periodic columns have infinite bounds here), counting every clipped value
+        for c in np.flatnonzero((lo < self._sat_min) | (hi > self._sat_max)):
+            col = x[:, c]
+            counts[self._key_index[c]] += np.count_nonzero(col < self.word_min[c]) + np.count_nonzero(
+                col > self.word_max[c])
+            np.clip(col, self.word_min[c], self.word_max[c], out=col)
+        np.copyto(out, x, casting="unsafe")
+
+    def _value_columns(self, width: int) -> np.ndarray:
+        """Mask of the pT, eta, phi values among an event's N_OBJECTS * width floats."""
+        if width not in self._masks:
+            self._masks[width] = np.tile(np.arange(width) < 3, N_OBJECTS)
+        return self._masks[width]
+
+    def _refuse_nonfinite(self, p: np.ndarray, first: int) -> None:
+        x = p[:, :, :3].reshape(len(p), N_INPUTS)
+        ev, col = np.argwhere(~np.isfinite(x))[0]
+        f = self._fields[col]
+        raise DataError(
+            f"encode: event {first + int(ev)}, object {f.name.rsplit('_', 1)[0]}: field '{f.feature}': "
+            f"not finite (value {x[ev, col]!r})"
+        )
 
     def check_words(self, words: np.ndarray, source: str = "words") -> np.ndarray:
         """Return ``words`` as int64 (N, 57); :class:`DataError` on a wrong shape or an out-of-range word."""

@@ -6,6 +6,8 @@ JSON (:meth:`load`); calling :meth:`predict` on integer input words *is* the ref
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +18,7 @@ import numpy as np
 from l1ad.bits import int_range
 from l1ad.errors import DataError
 from l1ad.fixedpoint.description import Description, load_description, save_description
-from l1ad.fixedpoint.fast import compile_fast
+from l1ad.fixedpoint.fast import FastPath, compile_fast
 from l1ad.fixedpoint.layers.base import Node
 from l1ad.fixedpoint.layers.quantize import Quantize
 from l1ad.fixedpoint.precision import InputField, Precision
@@ -138,7 +140,7 @@ class FixedPointModel:
 
     def preprocess_float(self, words: np.ndarray) -> np.ndarray:
         """(word - offset) * 2**-shift as float64 (exact): what the QKeras trigger model is fed."""
-        w = self._check(words)
+        w = self._check(words).astype(np.int64, copy=False)
         return np.ldexp((w - self.offset).astype(np.float64), -self.shift).reshape((-1, *self.input_shape))
 
     def score_to_float(self, raw: np.ndarray) -> np.ndarray:
@@ -155,13 +157,14 @@ class FixedPointModel:
 
     # ---------------------------------------------------------------- emulation
     def _check(self, words: np.ndarray) -> np.ndarray:
+        """The words as an integer (N, inputs) array (any integer dtype, not copied)."""
         w = np.asarray(words)
         if w.ndim != 2 or w.shape[1] != self.n_inputs or not np.issubdtype(w.dtype, np.integer):
             raise DataError(f"{self.name}: expected integer words of shape (N, {self.n_inputs}), got {w.dtype} {w.shape}")
-        return w if w.dtype == np.int64 else w.astype(np.int64)
+        return w
 
     def _run(self, words: np.ndarray, keep: bool = True) -> tuple[dict[str, tuple[np.ndarray, int]], dict[str, int], np.ndarray]:
-        w = self._check(words)
+        w = self._check(words).astype(np.int64, copy=False)
         x = (w - self.offset).reshape((-1, *self.input_shape))
         if self.float_exact:
             x = x.astype(np.float64)
@@ -194,18 +197,22 @@ class FixedPointModel:
         d.pop("_fast", None)
         return d
 
-    def predict(self, words: np.ndarray, batch_size: int = 32_768) -> np.ndarray:
-        """Raw integer score (N,) int64, LSB 2**-score.output.frac."""
-        w = self._check(words)
+    @property
+    def fast_path(self) -> FastPath | None:
+        """The compiled fast path (float32 or float64 BLAS, proven exact from the description's bounds), or None
+        when the integers are too wide for it (then :meth:`predict` runs the generic int64 path)."""
         if not hasattr(self, "_fast"):
-            self._fast = (compile_fast(self.layers, self.inputs, self.offset, self.shift, self.score, self._layer_bits())
-                          if self.float_exact else None)
-        if self._fast is not None:
-            if not len(w):
-                return np.zeros(0, np.int64)
-            bs = 8192
+            self._fast = compile_fast(self.layers, self.inputs, self.offset, self.shift, self.input_shape, self.score)
+        return self._fast
+
+    def predict(self, words: np.ndarray, batch_size: int = 32_768) -> np.ndarray:
+        """Raw integer score (N,) int64, LSB 2**-score.output.frac, of valid input words (N, inputs) of any integer
+        dtype (narrow words, e.g. int16, are read faster)."""
+        w = self._check(words)
+        fast = self.fast_path
+        if fast is not None:
             with _one_blas_thread():  # small products: threads only add contention
-                return np.concatenate([self._fast(w[i : i + bs]) for i in range(0, len(w), bs)])
+                return fast(w)
         parts = [self._run(w[i : i + batch_size], keep=False)[2] for i in range(0, len(w), batch_size)]
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
@@ -247,12 +254,15 @@ class FixedPointModel:
         return rows
 
 
-def _one_blas_thread() -> Any:
+@functools.cache
+def _blas_controller() -> Any:
     try:
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(1)
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover
-        import contextlib
+        return None
+    return ThreadpoolController()  # finds the BLAS libraries once (a fresh threadpool_limits scans every call)
 
-        return contextlib.nullcontext()
+
+def _one_blas_thread() -> Any:
+    ctl = _blas_controller()
+    return ctl.limit(limits=1, user_api="blas") if ctl is not None else contextlib.nullcontext()

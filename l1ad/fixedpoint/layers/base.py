@@ -6,8 +6,9 @@ A layer kind is one module in this package holding, side by side:
 * ``KERAS``: the Keras/QKeras class names it converts, each with a handler ``f(layer) -> list[Node]``;
 * per node: ``propagate`` (exact integer bounds of its result, used for precision inference and proofs),
   ``emulate`` (the NumPy integer op), ``trace`` (the da4ml op), ``hls`` (its hls4ml precision settings, plus
-  ``hls_patch`` for values hls4ml recomputes in float) and optionally ``fast`` (a step of the in-place float
-  fast path; a node without one sends the model to the generic path);
+  ``hls_patch`` for values hls4ml recomputes in float) and optionally ``fast`` (its steps of the float fast
+  path, proven exact from the description's integer bounds; a node without them sends the model to the generic
+  path);
 * optionally ``PASSES``: rewrites over the node list that concern this kind (batch-norm folding).
 
 :mod:`l1ad.fixedpoint.registry` lists the modules explicitly; nothing registers itself at import time.
@@ -25,8 +26,8 @@ import numpy as np
 from l1ad.errors import ModelError, UnsupportedLayerError
 from l1ad.fixedpoint.precision import Precision, requantize
 
-__all__ = ["PENDING", "Bounds", "FastContext", "HlsContext", "Node", "Step", "dense_bounds", "infer_nodes",
-           "object_array", "refuse", "refuse_node", "trace_quantize", "tree_sum"]
+__all__ = ["PENDING", "Bounds", "FastContext", "HlsContext", "Node", "Step", "abs_max", "channel_factor", "dense_bounds",
+           "infer_nodes", "object_array", "per_element", "refuse", "refuse_node", "trace_quantize", "tree_sum"]
 
 Step = Callable[[np.ndarray], np.ndarray]
 
@@ -117,12 +118,75 @@ class HlsContext:
 
 @dataclass
 class FastContext:
-    """State of the fast path while it is compiled: dtype, the current tensor's integer range and frac."""
+    """What a node's fast steps are compiled from (see :mod:`l1ad.fixedpoint.fast`).
+
+    Tensors on the fast path are float arrays of shape ``(*node shape, n)`` (events on the last axis) holding
+    exact integers (the node's values at their binary point, possibly times a power of two folded in from a later
+    requantization). ``dt`` is float32 or float64 and ``limit`` the magnitude (2**24 or 2**53) below which every
+    integer is exact in it: a node adds its steps (and returns True) only if it has proven (:meth:`fits`) that
+    every integer it forms - products, partial sums, the result before rounding - stays below ``limit``; sums
+    and products of such integers are then exact in any order (BLAS blocking, FMA, pairwise sums), and so are
+    power-of-two scalings (they change the exponent, not the significand), ``floor``/``rint``/``clip``/``mod``.
+
+    ``bounds``: exact bounds of the node's input; ``raw``: ``node.propagate(bounds)`` (its result before it is
+    brought into ``output``); ``steps``: the steps compiled so far (a node appends its own with :meth:`add`; the
+    last one may absorb a power-of-two scale, :meth:`fold`)."""
 
     dt: type
-    lo: np.ndarray
-    hi: np.ndarray
-    frac: np.ndarray | int
+    limit: int
+    bounds: Bounds
+    raw: Bounds
+    steps: list[Step] = dataclasses.field(default_factory=list)
+    #: indices of steps whose output is used later (the squared-error reference): no scale may be folded in
+    pinned: set[int] = dataclasses.field(default_factory=set)
+
+    def add(self, *steps: Step) -> None:
+        self.steps.extend(steps)
+
+    def fits(self, *values: Any) -> bool:
+        """True when every integer in ``values`` (ints, arrays or :class:`Bounds`) is below ``limit`` in magnitude."""
+        for v in values:
+            if isinstance(v, Bounds):
+                if not self.fits(v.lo, v.hi):
+                    return False
+                continue
+            a = np.asarray(v, dtype=object).ravel()
+            if a.size and max(abs(int(x)) for x in a) >= self.limit:
+                return False
+        return True
+
+    def fold(self, scale: float | np.ndarray) -> bool:
+        """Fold a multiplication by power-of-two ``scale`` (a scalar or an array broadcasting over the tensor)
+        into the last step if it is linear (input, dense, conv, batch norm) and not pinned; True if done."""
+        if not self.steps or len(self.steps) - 1 in self.pinned:
+            return False
+        scaled = getattr(self.steps[-1], "scaled", None)
+        new = scaled(scale) if scaled is not None else None
+        if new is None:
+            return False
+        self.steps[-1] = new
+        return True
+
+
+def abs_max(b: Bounds) -> np.ndarray:
+    """Per-element largest magnitude (object array of Python ints)."""
+    return np.maximum(np.abs(b.lo), np.abs(b.hi))
+
+
+def per_element(a: np.ndarray | int) -> np.ndarray | int:
+    """A per-element parameter (an int, or an array of the node's shape) broadcastable over ``(*shape, n)``."""
+    return int(a) if np.ndim(a) == 0 else np.asarray(a).reshape(*np.shape(a), 1)
+
+
+def channel_factor(factor: np.ndarray, channels: int) -> np.ndarray | None:
+    """A scale over a (..., channels, n) tensor as a (channels, 1) column, or None if it varies along other axes."""
+    f = np.asarray(factor)
+    if f.size == 1:
+        return f.reshape(1, 1)
+    f = f.reshape(-1, channels) if f.size % channels == 0 else None  # type: ignore[assignment]
+    if f is None or np.any(f != f[:1]):
+        return None
+    return f[0].reshape(channels, 1)
 
 
 #: placeholder output of a node whose exact type is set by precision inference (:meth:`Node.infer`)
@@ -163,9 +227,10 @@ class Node:
     def trace(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError(self.kind)
 
-    def fast(self, ctx: FastContext) -> list[Step] | None:
-        """In-place float steps for the fast path, or None when this node needs the generic path."""
-        return None
+    def fast(self, ctx: FastContext) -> bool:
+        """Add this node's float steps on ``(*shape, n)`` tensors to ``ctx``, proven exact (see
+        :class:`FastContext`); False when it needs the generic path."""
+        return False
 
     def work_bits(self) -> int:
         """Widest intermediate integer (bits) the emulator forms for this node."""

@@ -25,13 +25,15 @@ from l1ad.fixedpoint.layers.base import (
     FastContext,
     HlsContext,
     Node,
-    Step,
+    abs_max,
+    channel_factor,
     infer_nodes,
     object_array,
     refuse,
     refuse_node,
     trace_quantize,
 )
+from l1ad.fixedpoint.layers.quantize import requant
 from l1ad.fixedpoint.precision import Precision, Rounding, Saturation, requantize
 
 __all__ = ["KERAS", "NODES", "PASSES", "BatchNorm", "FloatBatchNorm", "fold_batchnorm"]
@@ -85,20 +87,16 @@ class BatchNorm(Node):
         vals = [trace_quantize(v * float(s[j]) + float(t[j]), self.output) for row in flat for j, v in enumerate(row)]
         return object_array(vals, x.shape)
 
-    def fast(self, ctx: FastContext) -> list[Step] | None:
-        dt = ctx.dt
-        pf, g = self._fracs(int(ctx.frac))
-        mul = (self.scale * 2.0 ** (g - pf)).astype(dt)
-        add = (self.shift * 2.0 ** (g - self.shift_frac)).astype(dt)
-        a, c = ctx.lo * mul, ctx.hi * mul
-        ctx.lo, ctx.hi = np.minimum(a, c) + add, np.maximum(a, c) + add
-
-        def step(x: np.ndarray) -> np.ndarray:
-            x *= mul
-            x += add
-            return x
-
-        return [step]
+    def fast(self, ctx: FastContext) -> bool:
+        """``x * scale + shift`` per channel (the last axis of the node's shape), then into ``output``."""
+        pf, g = self._fracs(ctx.bounds.uniform_frac(self))
+        prod = abs_max(ctx.bounds) * np.abs(self.scale).astype(object) * (1 << (g - pf))
+        if not ctx.fits(prod, ctx.raw):
+            return False
+        mul = np.ldexp(self.scale.astype(np.float64), g - pf).astype(ctx.dt)[:, None]
+        add = np.ldexp(self.shift.astype(np.float64), g - self.shift_frac).astype(ctx.dt)[:, None]
+        ctx.add(_ScaleShift(mul, add))
+        return requant(ctx, ctx.raw, self.output)
 
     def _types(self) -> tuple[Precision, Precision]:
         """Signed types holding the scale and shift integers exactly (hls4ml's ``scale_t``/``bias_t``)."""
@@ -118,6 +116,22 @@ class BatchNorm(Node):
             return
         layer.weights["scale"].data = np.ldexp(self.scale.astype(np.float64), -self.scale_frac)
         layer.weights["bias"].data = np.ldexp(self.shift.astype(np.float64), -self.shift_frac)
+
+
+class _ScaleShift:
+    """Fast-path step ``x * mul + add`` with per-channel (c, 1) columns over a (..., c, n) tensor."""
+
+    def __init__(self, mul: np.ndarray, add: np.ndarray):
+        self.mul, self.add = mul, add
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = x * self.mul
+        y += self.add
+        return y
+
+    def scaled(self, factor: np.ndarray) -> _ScaleShift | None:
+        f = channel_factor(factor, len(self.mul))
+        return None if f is None else _ScaleShift(self.mul * f, self.add * f)
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,8 +13,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from l1ad.fixedpoint.layers.base import Bounds, Node, object_array, refuse, refuse_node
+from l1ad.fixedpoint.layers.base import (
+    Bounds,
+    FastContext,
+    Node,
+    abs_max,
+    channel_factor,
+    object_array,
+    refuse,
+    refuse_node,
+)
 from l1ad.fixedpoint.layers.dense import (
     Affine,
     abs_bound,
@@ -24,10 +34,10 @@ from l1ad.fixedpoint.layers.dense import (
     trace_matmul,
     weight_integers,
 )
-from l1ad.fixedpoint.layers.quantize import activation_nodes
+from l1ad.fixedpoint.layers.quantize import activation_nodes, requant
 from l1ad.fixedpoint.precision import Precision
 
-__all__ = ["KERAS", "NODES", "Conv", "Conv1D", "Conv2D", "window_index"]
+__all__ = ["KERAS", "NODES", "Conv", "Conv1D", "Conv2D", "ConvGemm", "window_index"]
 
 
 def window_index(spatial: tuple[int, ...], kernel: tuple[int, ...], strides: tuple[int, ...],
@@ -88,6 +98,25 @@ class Conv(Affine):
         y, n = self.finish(acc, int(frac))
         return y.reshape((len(x), *out, self.weights.shape[-1])), n
 
+    def fast(self, ctx: FastContext) -> bool:
+        """One strided BLAS product per row of the kernel (Conv1D: one in all) on the (*spatial, c_in, n) tensor:
+        the windows of the kernel's last axis times c_in are contiguous, so a strided view of the input (no
+        im2col copy) is the product's operand; then the requantization into ``output``."""
+        b = ctx.bounds
+        if len(b.shape) != len(self.kernel) + 1:
+            return False
+        frac = b.uniform_frac(self)
+        idx, out = self._index(b.shape)
+        c = b.shape[-1]
+        mag = _pad(abs_max(b), self.pads, 0).reshape(-1, c)[idx].reshape(len(idx), -1)
+        if not ctx.fits(self.partial_sums(mag, frac)):
+            return False
+        w, bias = self.fast_weights(frac, ctx.dt)  # (c_out, k_1 * ... * k_d * c_in)
+        rows = w.reshape(w.shape[0], -1, self.kernel[-1] * c)  # (c_out, taps, k_d * c_in)
+        taps = [np.ascontiguousarray(rows[:, i]) for i in range(rows.shape[1])]
+        ctx.add(ConvGemm(taps, bias, self.kernel, self.step, self.pads, b.shape, out))
+        return requant(ctx, ctx.raw, self.output)
+
     def trace(self, x: np.ndarray) -> np.ndarray:
         c_in = x.shape[-1]
         idx, out = self._index(x.shape)
@@ -106,6 +135,51 @@ class Conv(Affine):
             acc = trace_matmul(vec, w[keep].reshape(-1, w.shape[-1]), self.weight_frac)
             rows.extend(self.trace_outputs(acc))
         return object_array(rows, (*out, self.weights.shape[-1]))
+
+
+class ConvGemm:
+    """Fast-path convolution step on a (*spatial, c_in, n) tensor -> (*out, c_out, n).
+
+    For each position of the kernel's leading axes (one for Conv1D) the windows of the last spatial axis, k_d
+    positions x c_in channels, are contiguous in memory: a strided view of shape (*out, k_d * c_in, n) over the
+    (padded) input, multiplied by that tap's (c_out, k_d * c_in) weights in one batched BLAS call."""
+
+    def __init__(self, taps: list[np.ndarray], bias: np.ndarray, kernel: tuple[int, ...], step: tuple[int, ...],
+                 pads: tuple[tuple[int, int], ...], in_shape: tuple[int, ...], out: tuple[int, ...]):
+        self.taps, self.bias, self.kernel, self.step, self.pads = taps, bias, kernel, step, pads
+        self.in_shape, self.out = in_shape, out
+        self.offsets = list(np.ndindex(*kernel[:-1]))
+        self.padded = any(a or z for a, z in pads)
+        self.any_b = bool(np.any(bias))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        d, c, n = len(self.kernel), self.in_shape[-1], x.shape[-1]
+        x = x.reshape(*self.in_shape, n)
+        if self.padded:
+            x = np.pad(x, [*self.pads, (0, 0), (0, 0)])
+        if x.strides[d - 1] != c * x.strides[d]:  # windows of (k_d, c_in) must be one stride apart
+            x = np.ascontiguousarray(x)
+        st = x.strides
+        shape = (*self.out, self.kernel[-1] * c, n)
+        strides = (*(k * s for k, s in zip(self.step, st[:d], strict=True)), st[d], st[d + 1])
+        y = None
+        for off, w in zip(self.offsets, self.taps, strict=True):
+            view = as_strided(x[off], shape, strides, writeable=False)
+            if y is None:
+                y = np.matmul(w, view)
+            else:
+                y += np.matmul(w, view)
+        assert y is not None
+        if self.any_b:
+            y += self.bias
+        return y
+
+    def scaled(self, factor: np.ndarray) -> ConvGemm | None:
+        f = channel_factor(factor, self.taps[0].shape[0])
+        if f is None:
+            return None
+        return ConvGemm([w * f for w in self.taps], self.bias * f, self.kernel, self.step, self.pads, self.in_shape,
+                        self.out)
 
 
 @dataclass(frozen=True, eq=False)

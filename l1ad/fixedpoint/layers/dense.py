@@ -22,16 +22,18 @@ from l1ad.fixedpoint.layers.base import (
     FastContext,
     HlsContext,
     Node,
-    Step,
+    abs_max,
+    channel_factor,
     dense_bounds,
     object_array,
     refuse,
     trace_quantize,
 )
-from l1ad.fixedpoint.layers.quantize import activation_nodes, quantizer_precision
+from l1ad.fixedpoint.layers.quantize import activation_nodes, quantizer_precision, requant
 from l1ad.fixedpoint.precision import Precision, requantize
+from l1ad.rows import RowOp
 
-__all__ = ["FLOAT32_BITS", "KERAS", "NODES", "Affine", "Dense", "abs_bound", "affine_bounds", "affine_from_keras", "matmul",
+__all__ = ["FLOAT32_BITS", "KERAS", "NODES", "Affine", "Dense", "Gemm", "abs_bound", "affine_bounds", "affine_from_keras", "matmul",
            "trace_matmul", "weight_integers"]
 
 #: significand bits of float32, in which TensorFlow/QKeras evaluate the layers
@@ -64,6 +66,23 @@ class Affine(Node):
         f = max(acc_frac, self.bias_frac)
         acc = _shl(acc, f - acc_frac) + _shl(self.bias.astype(np.int64), f - self.bias_frac).astype(acc.dtype)
         return requantize(acc, f, self.output)
+
+    def fast_weights(self, frac: int, dt: type) -> tuple[np.ndarray, np.ndarray]:
+        """Fast path: W^T (out, fan-in) and the bias (out, 1) in ``dt``, scaled to the binary point of the sum."""
+        acc_frac = frac + self.weight_frac
+        f = max(acc_frac, self.bias_frac)
+        w = np.ldexp(self.matrix.T.astype(np.float64), f - acc_frac).astype(dt)
+        b = np.ldexp(self.bias.astype(np.float64), f - self.bias_frac).astype(dt)[:, None]
+        return np.ascontiguousarray(w), b
+
+    def partial_sums(self, mag: np.ndarray, frac: int) -> int:
+        """The largest magnitude a partial sum of ``patches @ W`` (+ bias, at the sum's binary point) can reach,
+        for patches of input magnitudes ``mag`` (P, fan-in): the products and sums stay below it in any order."""
+        acc_frac = frac + self.weight_frac
+        f = max(acc_frac, self.bias_frac)
+        s = mag.astype(object) @ np.abs(self.matrix).astype(object)
+        bias = np.abs(self.bias).astype(object) * (1 << (f - self.bias_frac))
+        return max([int(v) for v in np.ravel(s * (1 << (f - acc_frac)) + bias)] + [0])
 
     def trace_outputs(self, acc: np.ndarray) -> list[Any]:
         bias = self.bias.astype(np.float64) * 2.0**-self.bias_frac
@@ -126,33 +145,43 @@ class Dense(Affine):
         acc = trace_matmul(x, self.weights, self.weight_frac)
         return object_array(self.trace_outputs(acc), (len(acc),))
 
-    def fast(self, ctx: FastContext) -> list[Step] | None:
-        dt, p = ctx.dt, self.output
-        w = self.weights.astype(dt)
-        acc_frac = int(ctx.frac) + self.weight_frac
-        f = max(acc_frac, self.bias_frac)
-        pre = dt(2.0 ** (f - acc_frac))
-        bias = (self.bias.astype(np.float64) * 2.0 ** (f - self.bias_frac)).astype(dt)
-        wpos, wneg = np.maximum(self.weights, 0), np.minimum(self.weights, 0)
-        alo = (ctx.lo @ wpos + ctx.hi @ wneg) * 2.0 ** (f - acc_frac) + bias
-        ahi = (ctx.hi @ wpos + ctx.lo @ wneg) * 2.0 ** (f - acc_frac) + bias
+    def fast(self, ctx: FastContext) -> bool:
+        """``W^T @ x + b`` as one BLAS product on the (fan-in, n) tensor (a transposed view is fine: BLAS takes it
+        as is), then the requantization into ``output`` (usually nothing: the type is exact)."""
+        frac = ctx.bounds.uniform_frac(self)
+        if len(ctx.bounds.shape) != 1 or not ctx.fits(self.partial_sums(abs_max(ctx.bounds)[None, :], frac)):
+            return False
+        ctx.add(Gemm(*self.fast_weights(frac, ctx.dt)))
+        return requant(ctx, ctx.raw, self.output)
 
-        def dense(x: np.ndarray, w: np.ndarray = w, b: np.ndarray = bias, pre: np.floating = pre) -> np.ndarray:
-            y = x @ w
-            if pre != 1:
-                y *= pre
-            y += b
-            return y
 
-        from l1ad.fixedpoint.layers.quantize import requant_step
+class Gemm:
+    """Fast-path step ``W @ x + b`` on a (fan-in, n) tensor; absorbs a power-of-two scale of its result.
 
-        steps: list[Step] = [dense]
-        s = f - p.frac
-        may = bool(alo.min() < p.min_int or ahi.max() > p.max_int) or s > 0
-        if may or s != 0:
-            steps.append(requant_step(s, p, may, dt))
-        ctx.lo, ctx.hi = np.clip(alo, p.min_int, p.max_int), np.clip(ahi, p.min_int, p.max_int)
-        return steps
+    The product runs in the orientation of the tensor's memory: events-first rows (the transposed view the input
+    step hands on) as ``rows @ W^T`` (returned transposed, again a view), events-last rows as ``W @ x``; OpenBLAS
+    is markedly slower when it has to pack a transposed operand."""
+
+    def __init__(self, w: np.ndarray, b: np.ndarray):
+        self.w, self.b = w, b  # (out, fan-in), (out, 1)
+        self.wt, self.add_rows = np.ascontiguousarray(w.T), RowOp(np.add, b)
+        self.any_b = bool(np.any(b))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = x.reshape(self.w.shape[1], x.shape[-1])
+        if x.strides[0] < x.strides[1]:  # events-first in memory
+            y = x.T @ self.wt
+            if self.any_b:
+                self.add_rows(y)
+            return y.T
+        y = self.w @ x
+        if self.any_b:
+            y += self.b
+        return y
+
+    def scaled(self, factor: np.ndarray) -> Gemm | None:
+        f = channel_factor(factor, self.w.shape[0])
+        return None if f is None else Gemm(self.w * f, self.b * f)
 
 
 # ------------------------------------------------------------------------------------------------ arithmetic

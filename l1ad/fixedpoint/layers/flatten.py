@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from l1ad.fixedpoint.layers.base import Bounds, FastContext, Node, Step
+from l1ad.fixedpoint.layers.base import Bounds, FastContext, Node
+from l1ad.fixedpoint.layers.quantize import requant
 from l1ad.fixedpoint.precision import Precision, requantize
 
-__all__ = ["KERAS", "NODES", "Flatten"]
+__all__ = ["KERAS", "NODES", "Flatten", "Regroup"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,8 +31,19 @@ class Flatten(Node):
     def trace(self, x: np.ndarray) -> np.ndarray:
         return x.reshape(-1)
 
-    def fast(self, ctx: FastContext) -> list[Step] | None:
-        return [] if np.ndim(ctx.lo) == 1 and np.ndim(ctx.frac) == 0 else None
+    def fast(self, ctx: FastContext) -> bool:
+        ctx.add(Regroup(ctx.raw.shape))
+        return requant(ctx, ctx.raw, self.output)
+
+
+class Regroup:
+    """Fast-path step: the same values as a (*shape, n) tensor (row-major, as Keras flattens and reshapes)."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = tuple(shape)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(*self.shape, x.shape[-1])
 
 
 def _flatten(layer: Any) -> list[Node]:

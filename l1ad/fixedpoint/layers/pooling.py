@@ -16,8 +16,10 @@ import numpy as np
 
 from l1ad.fixedpoint.layers.base import (
     Bounds,
+    FastContext,
     HlsContext,
     Node,
+    abs_max,
     object_array,
     refuse,
     refuse_node,
@@ -25,6 +27,7 @@ from l1ad.fixedpoint.layers.base import (
     tree_sum,
 )
 from l1ad.fixedpoint.layers.conv import window_index
+from l1ad.fixedpoint.layers.quantize import requant
 from l1ad.fixedpoint.precision import Precision, requantize
 
 __all__ = ["KERAS", "NODES", "AvgPool1D", "AvgPool2D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D",
@@ -77,6 +80,22 @@ class Pool(Node):
         y, n = requantize(win.sum(axis=2), int(frac) + self._shift(idx.shape[1]), self.output)
         return y.reshape((len(x), *out, c)), n
 
+    def fast(self, ctx: FastContext) -> bool:
+        """Max or sum over each window as one NumPy op per window offset (a strided view of every window at once);
+        global pooling as one reduction over the spatial axes. Sums are exact: every partial sum is at most the
+        window's sum of magnitudes."""
+        b = ctx.bounds
+        idx, out = self._index(b.shape)
+        c = b.shape[-1]
+        if self.op == "avg" and not ctx.fits(abs_max(b).reshape(-1, c)[idx].sum(axis=1)):
+            return False
+        if self.glob:
+            ctx.add(_GlobalPool(self.op, b.shape))
+        else:
+            pool, strides = self.window()
+            ctx.add(_WindowPool(self.op, pool, strides, out))
+        return requant(ctx, ctx.raw, self.output)
+
     def hls(self, ctx: HlsContext) -> None:
         """hls4ml pools in ``accum_t`` (max: the comparisons; avg: the sum, then ``/= n`` in place): the input type
         for max, the sum's integer range at the result's binary point for avg."""
@@ -101,6 +120,32 @@ class Pool(Node):
                     k = int(math.log2(len(win)))
                     vals.append(trace_quantize(tree_sum(win) * 2.0**-k, self.output))
         return object_array(vals, (*out, c))
+
+
+class _WindowPool:
+    """Max/sum over windows of a (*spatial, c, n) tensor: for each offset in the window, the strided view of that
+    element of every window, combined elementwise."""
+
+    def __init__(self, op: str, pool: tuple[int, ...], strides: tuple[int, ...], out: tuple[int, ...]):
+        self.op = op
+        self.views = [tuple(slice(o, o + st * (m - 1) + 1, st) for o, st, m in zip(off, strides, out, strict=True))
+                      for off in np.ndindex(*pool)]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = np.array(x[self.views[0]])
+        combine = np.maximum if self.op == "max" else np.add
+        for v in self.views[1:]:
+            combine(y, x[v], out=y)
+        return y
+
+
+class _GlobalPool:
+    def __init__(self, op: str, shape: tuple[int, ...]):
+        self.op, self.shape = op, shape
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        flat = x.reshape(-1, self.shape[-1], x.shape[-1])
+        return flat.max(axis=0) if self.op == "max" else flat.sum(axis=0)
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,11 +18,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from l1ad.errors import UnsupportedLayerError
-from l1ad.fixedpoint.layers.base import FastContext, Node, Step, trace_quantize
+from l1ad.fixedpoint.layers.base import Bounds, FastContext, Node, abs_max, per_element, trace_quantize
 from l1ad.fixedpoint.precision import Precision, Rounding, Saturation, requantize
 
 __all__ = ["KERAS", "NODES", "Quantize", "activation_nodes", "is_quantizer", "quantizer_name", "quantizer_precision",
-           "requant_step"]
+           "requant"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,47 +39,71 @@ class Quantize(Node):
     def trace(self, x: np.ndarray) -> np.ndarray:
         return np.vectorize(lambda v: trace_quantize(v, self.output), otypes=[object])(x)
 
-    def fast(self, ctx: FastContext) -> list[Step] | None:
-        p = self.output
-        s = np.asarray(ctx.frac) - p.frac
-        slo, shi = ctx.lo * np.ldexp(1.0, -s), ctx.hi * np.ldexp(1.0, -s)
-        may = bool(np.min(slo) < p.min_int or np.max(shi) > p.max_int) or bool(np.any(s > 0))
-        ctx.lo, ctx.hi = np.maximum(np.floor(slo), p.min_int), np.minimum(np.ceil(shi), p.max_int)
-        return [requant_step(s, p, may, ctx.dt)]
+    def fast(self, ctx: FastContext) -> bool:
+        return requant(ctx, ctx.raw, self.output)
 
 
-def requant_step(shift: np.ndarray | int, prec: Precision, may_overflow: bool, dt: type) -> Step:
-    """In-place float requantization by ``shift`` bits into ``prec`` (exact on integers below 2**24/2**53)."""
-    s = np.asarray(shift)
-    scale = np.ldexp(1.0, -s).astype(dt) if s.ndim else dt(2.0 ** -int(s))
-    need_scale = bool(np.any(s != 0))
+def requant(ctx: FastContext, raw: Bounds, prec: Precision) -> bool:
+    """Fast-path steps bringing the tensor (the exact integers ``raw``, LSB 2**-raw.frac per element) into
+    ``prec``: a power-of-two scaling (folded into the step before when it is linear), the rounding and the
+    saturation or wrap, each only where the bounds say it can matter. False if a value could reach ``ctx.limit``.
+    """
+    if not ctx.fits(raw):
+        return False
+    s = np.asarray(raw.frac, dtype=np.int64) - prec.frac
+    m = abs_max(raw)
+    grow = np.vectorize(lambda v, k: int(v) << max(-int(k), 0), otypes=[object])(m, s)  # left shifts: bigger
+    half = np.vectorize(lambda v, k: int(v) + (1 << (int(k) - 1)) if k > 0 else int(v), otypes=[object])(m, s)
+    if not ctx.fits(grow, half if prec.rounding == Rounding.RND else 0):
+        return False
+    wide = Precision(62, prec.frac, True, prec.rounding, Saturation.WRAP)
+    q, _ = requantize(np.stack([raw.lo, raw.hi]).astype(np.int64), raw.frac, wide)  # monotone: ends -> ends
+    may_lo, may_hi = bool(q[0].min() < prec.min_int), bool(q[1].max() > prec.max_int)
+    if (may_lo or may_hi) and prec.saturation == Saturation.WRAP and not ctx.fits(abs_max(Bounds(q[0], q[1], 0)) - prec.min_int):
+        return False  # the wrap computes x - min_int
     need_round = bool(np.any(s > 0))
-    lo, hi = dt(prec.min_int), dt(prec.max_int)
-    rnd = prec.rounding
-    sat = prec.saturation != Saturation.WRAP
-    m = dt(2.0**prec.width)
+    if np.any(s != 0):
+        scale = per_element(s) if s.ndim else int(s)
+        factor = np.ldexp(1.0, -np.asarray(scale)).astype(ctx.dt)
+        if not ctx.fold(factor):
+            ctx.add(_Scale(factor))
+    if need_round or may_lo or may_hi:
+        ctx.add(_Round(prec, ctx.dt, need_round, may_lo or may_hi))
+    return True
 
-    def step(x: np.ndarray) -> np.ndarray:
-        if need_scale:
-            np.multiply(x, scale, out=x)
-        if need_round:
-            if rnd == Rounding.RND_CONV:
-                np.rint(x, out=x)
-            elif rnd == Rounding.RND:
-                x += dt(0.5)
-                np.floor(x, out=x)
-            else:
-                np.floor(x, out=x)
-        if may_overflow:
-            if sat:
-                np.clip(x, lo, hi, out=x)
-            else:
-                x -= lo
-                np.mod(x, m, out=x)
-                x += lo
+
+class _Scale:
+    def __init__(self, factor: np.ndarray):
+        self.factor = factor
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.multiply(x, self.factor, out=x)
+
+
+class _Round:
+    """Round (TRN floor, RND floor(x + 1/2), RND_CONV rint = half to even) and saturate (clip) or wrap (mod)."""
+
+    def __init__(self, prec: Precision, dt: type, rnd: bool, over: bool):
+        self.rnd = prec.rounding if rnd else None
+        self.sat = prec.saturation if over else None
+        self.lo, self.hi, self.dt = dt(prec.min_int), dt(prec.max_int), dt
+        self.m = dt(2.0**prec.width)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.rnd == Rounding.RND_CONV:
+            np.rint(x, out=x)
+        elif self.rnd == Rounding.RND:
+            x += self.dt(0.5)
+            np.floor(x, out=x)
+        elif self.rnd == Rounding.TRN:
+            np.floor(x, out=x)
+        if self.sat == Saturation.WRAP:
+            x -= self.lo
+            np.mod(x, self.m, out=x)
+            x += self.lo
+        elif self.sat is not None:
+            np.clip(x, self.lo, self.hi, out=x)
         return x
-
-    return step
 
 
 # ------------------------------------------------------------------------------------------------ QKeras

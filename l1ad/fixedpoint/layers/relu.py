@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from l1ad.errors import UnsupportedLayerError
-from l1ad.fixedpoint.layers.base import Bounds, FastContext, Node, Step, refuse, trace_quantize
+from l1ad.fixedpoint.layers.base import Bounds, FastContext, Node, refuse, trace_quantize
+from l1ad.fixedpoint.layers.quantize import requant
 from l1ad.fixedpoint.precision import Precision, requantize
 
 __all__ = ["KERAS", "NODES", "Linear", "Relu", "relu_nodes"]
@@ -31,9 +32,12 @@ class Relu(Node):
     def trace(self, x: np.ndarray) -> np.ndarray:
         return np.vectorize(lambda v: trace_quantize(v.relu(), self.output), otypes=[object])(x)
 
-    def fast(self, ctx: FastContext) -> list[Step] | None:
-        ctx.lo, ctx.hi = np.maximum(ctx.lo, 0), np.maximum(ctx.hi, 0)
-        return [lambda x: np.maximum(x, 0, out=x)]
+    def fast(self, ctx: FastContext) -> bool:
+        if not ctx.fits(ctx.bounds):
+            return False
+        if min(int(v) for v in ctx.bounds.lo.ravel()) < 0:
+            ctx.add(_relu)
+        return requant(ctx, ctx.raw, self.output)
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,8 +53,12 @@ class Linear(Node):
     def trace(self, x: np.ndarray) -> np.ndarray:
         return x
 
-    def fast(self, ctx: FastContext) -> list[Step] | None:
-        return [] if np.ndim(ctx.frac) == 0 else None
+    def fast(self, ctx: FastContext) -> bool:
+        return requant(ctx, ctx.raw, self.output)
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0, out=x)
 
 
 def relu_nodes(activation: str, name: str, layer_type: str, node_name: str, standalone: bool = False) -> list[Node]:

@@ -10,7 +10,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from l1ad.fixedpoint.layers.base import Bounds, Node, refuse, refuse_node
+from l1ad.fixedpoint.layers.base import Bounds, FastContext, Node, refuse, refuse_node
+from l1ad.fixedpoint.layers.flatten import Regroup
+from l1ad.fixedpoint.layers.quantize import requant
 from l1ad.fixedpoint.precision import Precision, requantize
 
 __all__ = ["KERAS", "NODES", "Reshape"]
@@ -35,6 +37,10 @@ class Reshape(Node):
 
     def trace(self, x: np.ndarray) -> np.ndarray:
         return x.reshape(self.shape)
+
+    def fast(self, ctx: FastContext) -> bool:
+        ctx.add(Regroup(self.shape))
+        return requant(ctx, ctx.raw, self.output)
 
 
 def _reshape(layer: Any) -> list[Node]:
