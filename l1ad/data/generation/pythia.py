@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,11 @@ class ParticleBatch:
     hf_eta: np.ndarray
     hf_phi: np.ndarray
     hf_flavour: np.ndarray
+    #: per event: pT-hat of the hard (or, for minimum bias, the hardest multiparton) scattering, GeV
+    pthat: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    #: Pythia's estimate of the cross section of the generated process after this run (mb) and its error
+    sigma_mb: float = 0.0
+    sigma_err_mb: float = 0.0
 
     @property
     def event(self) -> np.ndarray:
@@ -248,6 +253,7 @@ def _to_batch(pythia: Any, events: Any) -> ParticleBatch:
         hf_eta=np.arcsinh(np.divide(hpz, hpt, out=np.zeros_like(hpz), where=hpt > 0))[keep],
         hf_phi=np.arctan2(hpy, hpx)[keep],
         hf_flavour=flavour[keep],
+        pthat=np.sqrt(np.maximum(ak.to_numpy(events.info.pT2Hat), 0.0)).astype(np.float32),
     )
 
 
@@ -269,7 +275,10 @@ def generate(
             continue
         parts.append(_to_batch(pythia, events))
         done += len(events)
-    return concat_batches(parts, n_events)
+    batch = concat_batches(parts, n_events)
+    info = pythia.infoPython()
+    batch.sigma_mb, batch.sigma_err_mb = float(info.sigmaGen()), float(info.sigmaErr())
+    return batch
 
 
 def concat_batches(parts: Sequence[ParticleBatch], limit: int | None = None) -> ParticleBatch:
@@ -283,6 +292,7 @@ def concat_batches(parts: Sequence[ParticleBatch], limit: int | None = None) -> 
     cat = {f: np.concatenate([getattr(b, f) for b in parts]) for f in
            ("pid", "charge", "px", "py", "pz", "e", "vx", "vy", "vz", "hf_pt", "hf_eta", "hf_phi", "hf_flavour")}
     cat["hf_event"] = np.concatenate([b.hf_event + n0 for b, n0 in zip(parts, n_before, strict=False)])
+    cat["pthat"] = np.concatenate([b.pthat for b in parts])
     batch = ParticleBatch(n_events=int(n_before[-1]), offsets=np.concatenate(offs), **cat)
     if limit is not None and limit < batch.n_events:
         batch = _head(batch, limit)
@@ -297,4 +307,5 @@ def _head(b: ParticleBatch, n: int) -> ParticleBatch:
         offsets=b.offsets[: n + 1],
         **{f: getattr(b, f)[:stop] for f in ("pid", "charge", "px", "py", "pz", "e", "vx", "vy", "vz")},
         **{f: getattr(b, f)[keep_hf] for f in ("hf_event", "hf_pt", "hf_eta", "hf_phi", "hf_flavour")},
+        pthat=b.pthat[:n],
     )
