@@ -159,6 +159,17 @@ def main(argv: list[str] | None = None) -> int:
         emu = Emulation(model, enc, load_menu(), reader=Hdf5Reader(), hist_shift=shift)
         chunks = plan_chunks([path], [n], 100_000)
         r_pipe = best_rate(lambda: [process_chunk(c, emu) for c in chunks], n, max(1, args.repeat - 1))
+        # the same events as a stitched zero bias of 12 strata (per-stratum counting, as l1ad rates does)
+        from l1ad.data.adc2021 import STRATUM, WEIGHTS
+
+        k = 12
+        sid = (np.arange(n) % k).astype(np.int16)
+        table = [{"name": f"s{i}", "probability": 1 / k, "crossings": int((sid == i).sum())} for i in range(k)]
+        wpath = Path(d) / "zero_bias_weighted.h5"
+        write_events(wpath, events, {"strata": table},
+                     extras={WEIGHTS: np.full(n, 1 / n), STRATUM: sid})
+        wchunks = plan_chunks([wpath], [n], 100_000, strata=[k])
+        r_pipe_w = best_rate(lambda: [process_chunk(c, emu) for c in wchunks], n, max(1, args.repeat - 1))
 
         # where the pipeline's time goes (same steps as process_chunk)
         reader = Hdf5Reader()
@@ -185,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "model (8k-event calls)": r_model_small,
         "float64 baseline, same shapes": r_base,
         "pipeline (read+encode+model+menu)": r_pipe,
+        "pipeline, weighted file (12 strata)": r_pipe_w,
     }
     print(f"\n{'measurement':40s} {'M ev/s/core':>12s} {'vs baseline':>12s} {'1e8 ev, 1 core':>15s} "
           f"{f'1e8 ev, {cores} cores':>16s}")
