@@ -389,7 +389,8 @@ class L1Emulator:
         # position: EM-energy-weighted over the cluster's eta rows and phi columns
         eta = eta_w + self._offset(em, ev, ie, ip, c.cluster_towers, axis=0) * self.cfg.towers.deta
         phi = _wrap(self.phi_c[ip] + self._offset(em, ev, ie, ip, c.cluster_towers, axis=1) * self.dphi)
-        return (ev, et, eta, phi), flags.astype(np.uint8)
+        inside = np.abs(eta) < c.eta_max  # the weighted position may leave the acceptance of its seed row
+        return (ev[inside], et[inside], eta[inside], phi[inside]), flags[inside].astype(np.uint8)
 
     def _not_overlapping(self, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, et: np.ndarray, size: tuple[int, int]
                          ) -> np.ndarray:
