@@ -112,6 +112,7 @@ class Jets(StrictModel):
     pt_min_gev: float = Field(ge=0)
     tower_threshold_gev: float = Field(ge=0, description="towers below this ET are not clustered")
     pileup_subtraction: bool = True
+    calibration: float = Field(1.0, gt=0, description="jet E_T scale after pileup subtraction")
     rho_patch_towers: int = Field(gt=0)
     rho_eta_bands: list[float] = Field(min_length=1, description="upper |eta| edges of the rho bands")
 
@@ -126,6 +127,8 @@ class Met(StrictModel):
 
     eta_max: float = Field(gt=0)
     thresholds: list[EtaThreshold] = Field(min_length=1)
+    hf_tower_block: tuple[int, int] = Field((1, 1), description="(eta, phi) trigger towers summed into one HF tower "
+                                            "before its threshold applies")
 
     @model_validator(mode="after")
     def _ordered(self) -> Met:

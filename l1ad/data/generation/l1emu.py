@@ -251,10 +251,27 @@ class L1Emulator:
 
     # ------------------------------------------------------------------------------------ objects
     def _met(self, grid: np.ndarray, events: np.ndarray) -> None:
-        """Missing E_T: towers above their |eta| band's threshold (inf outside met.eta_max) summed as vectors."""
+        """Missing E_T: towers above their |eta| band's threshold (inf outside met.eta_max) summed as vectors; in
+        the HF (|eta| >= hf_eta_min) blocks of ``hf_tower_block`` trigger towers form one tower first, as the
+        HF's towers are larger than the 0.087 grid (a forward jet would else split into sub-threshold towers)."""
+        mc = self.cfg.met
+        hf_rows = np.abs(self.eta_c) >= self.cfg.towers.hf_eta_min
         g = np.where(grid >= self._met_thr[None, :, None], grid, 0.0)
+        g[:, hf_rows, :] = 0.0
         mex = -np.einsum("nep,p->n", g, np.cos(self.phi_c))
         mey = -np.einsum("nep,p->n", g, np.sin(self.phi_c))
+        be, bp = mc.hf_tower_block
+        for rows in (np.flatnonzero(hf_rows & (self.eta_c < 0)), np.flatnonzero(hf_rows & (self.eta_c > 0))):
+            ne, npf = (len(rows) // be) * be, (self.n_phi // bp) * bp
+            if ne == 0:
+                continue
+            r = rows[:ne] if self.eta_c[rows[0]] > 0 else rows[len(rows) - ne:]
+            blk = grid[:, r, :npf].reshape(len(grid), ne // be, be, npf // bp, bp).sum(axis=(2, 4))
+            thr = self._met_thr[r].reshape(ne // be, be).min(axis=1)
+            blk = np.where(blk >= thr[None, :, None], blk, 0.0)
+            phi_b = self.phi_c[:npf].reshape(npf // bp, bp).mean(axis=1)
+            mex -= np.einsum("nep,p->n", blk, np.cos(phi_b))
+            mey -= np.einsum("nep,p->n", blk, np.sin(phi_b))
         met = np.hypot(mex, mey)
         events[:, 0, 0] = met
         events[:, 0, 2] = np.where(met > 0, np.arctan2(mey, mex), 0.0)
@@ -336,18 +353,33 @@ class L1Emulator:
         jpt_axis = np.hypot(px, py)
         jeta = np.arcsinh(pz / np.maximum(jpt_axis, 1e-9))
         jphi = np.arctan2(py, px)
-        # disc sum of all (LSB-quantised) towers around the axis tower
+        # disc sum of the (LSB-quantised) towers within R of the axis; a tower belongs to one jet only: jets are
+        # served in order of their anti-kT E_T and skip towers an earlier jet of the crossing took (two anti-kT
+        # jets can be as close as R, and their discs would count the shared core twice)
         de, dp = self._disc()
         je = np.clip(((jeta + self.eta_edge) / self.cfg.towers.deta).astype(np.int64), 0, self.n_eta - 1)
         jp = ((jphi + np.pi) / self.dphi).astype(np.int64) % self.n_phi
         te = je[:, None] + de[None, :]
         tp = (jp[:, None] + dp[None, :]) % self.n_phi
         valid = (te >= 0) & (te < self.n_eta)
-        vals = grid[jev[:, None], np.clip(te, 0, self.n_eta - 1), tp] * valid
-        jpt = vals.sum(axis=1)
+        te = np.clip(te, 0, self.n_eta - 1)
+        order = np.lexsort((-jpt_axis, jev))
+        rank = np.empty(len(jev), np.int64)
+        rank[order] = np.arange(len(jev)) - np.searchsorted(jev[order], jev[order], side="left")
+        taken = np.zeros(grid.shape, dtype=bool)
+        jpt = np.zeros(len(jev))
+        n_towers = np.zeros(len(jev))
+        for r in range(int(rank.max()) + 1 if len(rank) else 0):
+            sel = np.flatnonzero(rank == r)
+            e_, t_, p_ = jev[sel, None], te[sel], tp[sel]
+            own = valid[sel] & ~taken[e_, t_, p_]
+            jpt[sel] = (grid[e_, t_, p_] * own).sum(axis=1)
+            n_towers[sel] = own.sum(axis=1)
+            taken[np.broadcast_to(e_, own.shape)[own], t_[own], p_[own]] = True
         if jc.pileup_subtraction:
-            area = valid.sum(axis=1) * self.cfg.towers.deta * self.dphi
+            area = n_towers * self.cfg.towers.deta * self.dphi
             jpt = jpt - self._rho_at(edges, rho, jeta, jev) * area
+        jpt = jpt * jc.calibration
         ok = (jpt >= jc.pt_min_gev) & (np.abs(jeta) < jc.eta_max)
         return (jev[ok], jpt[ok], jeta[ok], jphi[ok]), (edges, rho)
 

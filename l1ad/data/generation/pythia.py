@@ -139,7 +139,7 @@ class ParticleBatch:
     hf_eta: np.ndarray
     hf_phi: np.ndarray
     hf_flavour: np.ndarray
-    #: per event: pT-hat of the hard (or, for minimum bias, the hardest multiparton) scattering, GeV
+    #: per event: pT of the hardest 2 -> 2 scattering (hard process or any multiparton interaction), GeV
     pthat: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     #: Pythia's estimate of the cross section of the generated process after this run (mb) and its error
     sigma_mb: float = 0.0
@@ -215,6 +215,20 @@ def _vertices(prt: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return v[:, 0], v[:, 1], v[:, 2], first
 
 
+def _hardest_scattering(prt: Any, events: Any) -> np.ndarray:
+    """Per event, the transverse momentum of its hardest 2 -> 2 scattering (GeV): the largest pT among the
+    outgoing partons of the hard process (|status| 23) and of every multiparton interaction (|status| 33), and
+    at least ``info.pT2Hat``. ``pT2Hat`` alone misses hard interactions inside a diffractive system (checked
+    on 20,000 minimum-bias events: 5 have a 15-21 GeV scattering with pT2Hat below 1 GeV)."""
+    import awkward as ak
+
+    status = abs(prt.status)
+    pt = np.sqrt(prt.p.px**2 + prt.p.py**2)
+    hardest = ak.to_numpy(ak.fill_none(ak.max(ak.where((status == 23) | (status == 33), pt, 0.0), axis=1), 0.0))
+    info = np.sqrt(np.maximum(ak.to_numpy(events.info.pT2Hat), 0.0))
+    return np.maximum(hardest, info).astype(np.float32)
+
+
 def _to_batch(pythia: Any, events: Any) -> ParticleBatch:
     import awkward as ak
 
@@ -253,7 +267,7 @@ def _to_batch(pythia: Any, events: Any) -> ParticleBatch:
         hf_eta=np.arcsinh(np.divide(hpz, hpt, out=np.zeros_like(hpz), where=hpt > 0))[keep],
         hf_phi=np.arctan2(hpy, hpx)[keep],
         hf_flavour=flavour[keep],
-        pthat=np.sqrt(np.maximum(ak.to_numpy(events.info.pT2Hat), 0.0)).astype(np.float32),
+        pthat=_hardest_scattering(prt, events),
     )
 
 
