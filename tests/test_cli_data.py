@@ -151,3 +151,24 @@ def test_inspect_weighted_file_shows_weights_and_tails(cli, tmp_path):
     assert not s["weighted"]
     jet = s["tails"]["leading_jet_et"]
     assert sum(jet["fraction"]) + jet["overflow_fraction"] == pytest.approx(has.mean())
+
+
+def test_tail_marks_are_the_exact_weighted_rates_above_the_menu_thresholds(tmp_path):
+    """The seed rates written on the tail plot are the weighted fractions at or above each single-object
+    threshold of the menu, not a histogram approximation."""
+    from l1ad.data.adc2021 import STRATUM, WEIGHTS
+    from l1ad.data.summary import summarize
+
+    a = random_events(3000, seed=30)
+    sid = (np.arange(3000) % 3 == 0).astype(np.int16)
+    w = (np.array([0.99, 0.01]) / np.bincount(sid))[sid]
+    table = [{"name": "a", "probability": 0.99, "crossings": 2000}, {"name": "b", "probability": 0.01, "crossings": 1000}]
+    write_events(tmp_path / "zb.h5", a, {"strata": table}, extras={WEIGHTS: w, STRATUM: sid})
+    s = summarize(tmp_path / "zb.h5", chunk_size=700)
+    marks = {m["seed"]: m for m in s["tails"]["leading_egamma_et"]["marks"]}
+    m = marks["L1_SingleEG45er2p5"]  # 45 GeV is not a bin edge of the e/gamma histogram
+    assert m["threshold"] == 45.0
+    lead = a[:, 1]
+    assert m["fraction_above"] == pytest.approx(w[(lead[:, 3] > 0) & (lead[:, 0] >= 45.0)].sum())
+    assert {"L1_SingleMu22", "L1_SingleMu25"} <= {x["seed"] for x in s["tails"]["leading_muon_pt"]["marks"]}
+    assert [x["seed"] for x in s["tails"]["met"]["marks"]] == ["L1_ETMHF100"]

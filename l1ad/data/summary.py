@@ -105,18 +105,23 @@ def _json_float(x: float) -> float | None:
 
 
 class _Tails:
-    """Weighted leading-object histograms per stratum (fractions of crossings per bin)."""
+    """Weighted leading-object histograms per stratum (fractions of crossings per bin), and the exact weighted
+    fraction above each menu threshold marked on the plot."""
 
-    def __init__(self, n_strata: int) -> None:
+    def __init__(self, n_strata: int, marks: dict[str, list[tuple[str, float]]]) -> None:
         self.k = n_strata
         self.h = {name: np.zeros((n_strata, len(e) - 1)) for name, (e, _, _) in TAILS.items()}
         self.over = {name: np.zeros(n_strata) for name in TAILS}
         self.n = {name: np.zeros((n_strata, len(e) - 1), np.int64) for name, (e, _, _) in TAILS.items()}
+        self.marks = marks
+        self.above = {name: np.zeros(len(m)) for name, m in marks.items()}
 
     def add(self, p: np.ndarray, sid: np.ndarray, w: np.ndarray) -> None:
         for name, (edges, _, row) in TAILS.items():
             v = p[:, row, 0]
             has = p[:, row, 3] > 0
+            for i, (_, thr) in enumerate(self.marks.get(name, [])):
+                self.above[name][i] += w[has & (v >= thr)].sum()
             idx = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, len(edges) - 2)
             inside = has & (v < edges[-1])
             np.add.at(self.h[name], (sid[inside], idx[inside]), w[inside])
@@ -138,7 +143,7 @@ def summarize(path: str | os.PathLike[str], chunk_size: int = 200_000) -> dict[s
     strata = read_strata(path)
     probability = strata.probability
     per_event = np.divide(probability, strata.counts, out=np.zeros(len(strata)), where=strata.counts > 0)
-    tacc = _Tails(len(strata))
+    tacc = _Tails(len(strata), _menu_thresholds())
     start = 0
     for block in iter_events(path, chunk_size=chunk_size):
         acc.add(block)
@@ -173,7 +178,10 @@ def summarize(path: str | os.PathLike[str], chunk_size: int = 200_000) -> dict[s
         name: {"edges": [round(float(e), 6) for e in edges], "label": label,
                # fraction of LHC crossings per bin (weighted), in total and per stratum; raw events per bin
                "fraction": tacc.h[name].sum(axis=0).tolist(), "overflow_fraction": float(tacc.over[name].sum()),
-               "fraction_by_stratum": tacc.h[name].tolist(), "events": tacc.n[name].sum(axis=0).tolist()}
+               "fraction_by_stratum": tacc.h[name].tolist(), "events": tacc.n[name].sum(axis=0).tolist(),
+               # the menu's single-object thresholds: seed, threshold, weighted fraction of crossings at or above
+               "marks": [{"seed": sd, "threshold": thr, "fraction_above": float(tacc.above[name][i])}
+                         for i, (sd, thr) in enumerate(tacc.marks.get(name, []))]}
         for name, (edges, label, _) in TAILS.items()
     }
     return {
@@ -304,7 +312,6 @@ def plot_tails(summary: dict[str, Any], out_png: str | os.PathLike[str], collisi
 
     strata = summary["strata"]
     names = [s["name"] for s in strata]
-    marks = _menu_thresholds()
     fig, axes = plt.subplots(2, 3, figsize=(24, 13))
     axes = axes.ravel()
     ax = axes[0]
@@ -327,12 +334,10 @@ def plot_tails(summary: dict[str, Any], out_png: str | os.PathLike[str], collisi
             hep.histplot([by[k] for k in keep], edges, ax=ax, stack=True, histtype="fill", alpha=0.6,
                          label=[names[k] for k in keep], color=[plt.cm.tab20(k % 20) for k in keep])
         hep.histplot(by.sum(axis=0), edges, ax=ax, color="black", label="total (weighted)")
-        total = np.asarray(t["fraction"])
-        for i, (seed, thr) in enumerate(marks.get(name, [])):
-            above = total[edges[:-1] >= thr].sum() + t["overflow_fraction"]
-            ax.axvline(thr, color="red", ls="--", lw=1)
-            ax.text(thr, 0.95 - 0.12 * i, f" {seed}: {above * collision_rate_khz:.1f} kHz", va="top", ha="left",
-                    fontsize=9, color="red", transform=ax.get_xaxis_transform())
+        for i, m in enumerate(t["marks"]):
+            ax.axvline(m["threshold"], color="red", ls="--", lw=1)
+            ax.text(m["threshold"], 0.95 - 0.12 * i, f" {m['seed']}: {m['fraction_above'] * collision_rate_khz:.1f} kHz",
+                    va="top", ha="left", fontsize=9, color="red", transform=ax.get_xaxis_transform())
         if by.any():
             ax.set_yscale("log")
         ax.set_xlabel(label)
