@@ -12,6 +12,7 @@ from l1ad.config import StrictModel, load_config
 __all__ = [
     "BtagConfig",
     "HardStratum",
+    "MuonEnrichment",
     "ZeroBiasConfig",
     "GenerationConfig",
     "L1EmulationConfig",
@@ -186,6 +187,21 @@ class HardStratum(StrictModel):
                            "re-measured)")
 
 
+class MuonEnrichment(StrictModel):
+    """Split listed strata by the number of soft pileup interactions with a muon of true pT >= pt_min_gev."""
+
+    pt_min_gev: float = Field(gt=0)
+    strata: list[str] = Field(min_length=1, description="strata to split ('minbias' or hard strata names)")
+    split: tuple[float, float, float] = Field(description="shares of each listed stratum's crossings with 0, 1, "
+                                              ">= 2 soft muon interactions")
+
+    @model_validator(mode="after")
+    def _shares(self) -> MuonEnrichment:
+        if any(x <= 0 for x in self.split) or abs(sum(self.split) - 1) > 1e-9:
+            raise ValueError(f"split must be three positive shares summing to 1, got {list(self.split)}")
+        return self
+
+
 class ZeroBiasConfig(StrictModel):
     """Zero bias = Poisson pileup of inelastic interactions. ``stitch``: min-bias crossings (the pool, cut at the
     pT-hat boundary) plus weighted crossings per hard stratum; else every crossing from the uncut pool, unweighted."""
@@ -195,6 +211,7 @@ class ZeroBiasConfig(StrictModel):
     pthat_boundary_gev: float = Field(gt=0, description="pool keeps interactions below, QCD strata start here")
     hard_mpi: bool = Field(False, description="Pythia multiparton interactions in the hard strata")
     strata: list[HardStratum] = Field(default_factory=list)
+    muon_enrichment: MuonEnrichment | None = None
 
     @model_validator(mode="after")
     def _strata(self) -> ZeroBiasConfig:
@@ -217,6 +234,10 @@ class ZeroBiasConfig(StrictModel):
                 raise ValueError(f"stratum {s.name}: unknown process {s.process!r} (qcd or an SM process)")
             elif s.pthat_gev is not None:
                 raise ValueError(f"stratum {s.name}: pthat_gev only applies to process qcd")
+        if self.muon_enrichment is not None:
+            unknown = [n for n in self.muon_enrichment.strata if n not in ["minbias", *names]]
+            if unknown:
+                raise ValueError(f"muon_enrichment.strata: unknown strata {unknown} (known: minbias, {', '.join(names)})")
         return self
 
     @property

@@ -44,7 +44,13 @@ from l1ad.data.generation.processes import (
 from l1ad.data.generation.pythia import derive_seed, generate, generator_version, mpi_init_file
 from l1ad.data.generation.sparse import SparseEvents, concat_sparse
 from l1ad.data.generation.zerobias import MINBIAS as MINBIAS_STRATUM
-from l1ad.data.generation.zerobias import Stratum, stratum_pieces, stratum_probabilities
+from l1ad.data.generation.zerobias import (
+    SoftPools,
+    Stratum,
+    muon_split,
+    stratum_pieces,
+    stratum_probabilities,
+)
 from l1ad.errors import DataError
 
 __all__ = ["DEFAULT_PROCESSES", "GenerationPlan", "SampleResult", "run_generation"]
@@ -87,8 +93,8 @@ class SampleResult:
 # ------------------------------------------------------------------------------------------ task bodies
 _EMU: L1Emulator | None = None
 _POOL: SparseEvents | None = None  # every min-bias interaction (pileup of the hard-process samples)
-_STRATA: list[Stratum] | None = None  # zero-bias strata; strata[0] holds the (cut) pool of soft interactions
-_SOFT: SparseEvents | None = None
+_STRATA: list[Stratum] | None = None  # zero-bias strata (muon-split ones included)
+_SOFT: SoftPools | None = None  # the pool's soft interactions (cut at the pT-hat boundary), split by muons
 _PLAN: GenerationPlan | None = None
 
 
@@ -352,37 +358,57 @@ def _mean_sigma(chunks: list[tuple[int, SparseEvents, float, int]]) -> float:
 
 def _make_strata(gen: GenerationConfig, pool: SparseEvents, sigma_inel: float,
                  parts: dict[str, list[tuple[int, SparseEvents, float, int]]]
-                 ) -> tuple[list[Stratum], SparseEvents, dict[str, Any]]:
-    """The zero-bias strata: min-bias (pool below the pT-hat boundary) + the hard strata with their q = sigma/sigma_inel."""
+                 ) -> tuple[list[Stratum], SoftPools, dict[str, Any]]:
+    """The zero-bias strata: min-bias (pool below the pT-hat boundary) + the hard strata with q = sigma/sigma_inel,
+    the strata listed for muon enrichment split by their number of soft muon interactions (0, 1, >= 2)."""
     zb = gen.zero_bias
     mu = gen.pileup.mean
     if not zb.stitch:
         s0 = Stratum(MINBIAS_STRATUM, 1.0, zb.crossings, None, sigma_inel, 1.0)
-        return [s0], pool, {"stitched": False, "sigma_inel_mb": sigma_inel}
+        return [s0], SoftPools(pool), {"stitched": False, "sigma_inel_mb": sigma_inel}
     if not sigma_inel > 0:
         raise DataError("zero bias: the min-bias run gave no inelastic cross section")
     hard: list[Stratum] = []
-    for s in zb.strata:
+    for i, s in enumerate(zb.strata):
         chunks_ = sorted(parts.pop(f"zb_{s.name}"), key=lambda x: x[0])
         sigma = _mean_sigma(chunks_)
-        hard.append(Stratum(s.name, sigma / sigma_inel, s.crossings, concat_sparse([c[1] for c in chunks_]), sigma))
+        hard.append(Stratum(s.name, sigma / sigma_inel, s.crossings, concat_sparse([c[1] for c in chunks_]), sigma,
+                            hard=i + 1))
     q_hard = [s.q for s in hard]
     soft_mask = pool.pthat < zb.pthat_boundary_gev
-    soft = pool.subset(soft_mask)
+    soft = SoftPools(pool.subset(soft_mask))
     q_qcd = sum(s.q for s, c in zip(hard, zb.strata, strict=True) if c.process == "qcd")
     s0 = Stratum(MINBIAS_STRATUM, max(1.0 - sum(q_hard), 0.0), zb.crossings, None, sigma_inel)
-    strata = [s0, *hard]
-    for s, p in zip(strata, stratum_probabilities(mu, q_hard), strict=True):
+    classes = [s0, *hard]
+    for s, p in zip(classes, stratum_probabilities(mu, q_hard), strict=True):
         s.probability = p
-    info = {
+    info: dict[str, Any] = {
         "stitched": True,
         "sigma_inel_mb": sigma_inel,
         "pthat_boundary_gev": zb.pthat_boundary_gev,
         # overlap check: the pool's share above the boundary is what the QCD strata replace
         "pool_fraction_above_boundary": float(1.0 - soft_mask.mean()),
         "qcd_strata_q_sum": q_qcd,
-        "pool_events_kept": int(soft.n_events),
+        "pool_events_kept": int(soft.all.n_events),
     }
+    strata = classes
+    me = zb.muon_enrichment
+    if me is not None:
+        m = soft.all.muons
+        has = np.zeros(soft.all.n_events, bool)
+        has[np.repeat(np.arange(soft.all.n_events), np.diff(m.offsets))[m.pt >= me.pt_min_gev]] = True
+        soft = SoftPools(soft.all, soft.all.subset(~has), soft.all.subset(has), float(has.mean()) * s0.q)
+        shares = muon_split(mu * soft.q_muon)
+        strata = []
+        for c in classes:
+            if c.name not in me.strata:
+                strata.append(c)
+                continue
+            for n_mu, (tag, share, p_m) in enumerate(zip(("", "_1mu", "_2mu"), me.split, shares, strict=True)):
+                strata.append(Stratum(c.name + tag, c.q, max(1, round(c.crossings * share)), c.sample, c.sigma_mb,
+                                      c.probability * p_m, hard=c.hard, n_muon=n_mu))
+        info["muon_enrichment"] = {"pt_min_gev": me.pt_min_gev, "q_muon": soft.q_muon,
+                                   "muon_interactions_per_crossing": mu * soft.q_muon}
     log.info("zero bias: pool fraction above pT-hat %g GeV %.3g vs QCD strata sum q %.3g", zb.pthat_boundary_gev,
              info["pool_fraction_above_boundary"], q_qcd)
     return strata, soft, info
@@ -431,8 +457,8 @@ def _write_zero_bias(plan: GenerationPlan, cross: list[tuple[Any, Crossings]], s
     events, iso, sid = events[perm], iso[perm], sid[perm]
     weights = np.array([s.weight for s in strata])[sid]
     table = [{"name": s.name, "probability": s.probability, "crossings": s.crossings, "q": s.q,
-              "sigma_mb": s.sigma_mb, "events": s.sample.n_events if s.sample is not None else None}
-             for s in strata]
+              "sigma_mb": s.sigma_mb, "events": s.sample.n_events if s.sample is not None else None,
+              "soft_muon_interactions": s.n_muon} for s in strata]
     path = plan.out / "zero_bias.h5"
     attrs = _attrs(plan, "zero_bias", len(events), plan.gen.pileup.mean,
                    pool_events=int(pool.n_events) if pool is not None else 0,
