@@ -4,9 +4,11 @@
 
 Steps timed (process CPU time, one core; BLAS pinned to one thread):
 
-* ``pool``    - Pythia inelastic pp + detector response per min-bias event (one-off cost, MPI init excluded);
-* ``overlay`` - Poisson pileup overlay + tower quantisation + MET + anti-kT jets + packing, per crossing
-  (what ``l1ad data generate`` does for every zero-bias crossing). Target (issue 2): >= 1,000 crossings/s.
+* ``pool``    - Pythia inelastic pp + truth tower deposits per min-bias event (one-off cost, MPI init excluded);
+* ``overlay`` - Poisson pileup overlay + the per-crossing measurement (hadronic shower sharing, ECAL/HCAL/HF
+  resolution, trigger-primitive quantisation) + ETMHF + anti-kT jets + e/gamma clustering with isolation +
+  muon measurement + packing, per crossing (what ``l1ad data generate`` does for every zero-bias crossing).
+  Target (issue 2): >= 1,000 crossings/s.
 """
 
 from __future__ import annotations
@@ -43,20 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     holder: dict[str, object] = {}
 
     def pool() -> None:
-        holder["pool"] = emu.detector_response(generate(MINBIAS.settings, args.pool_events, 12345, 13600.0), rng)
+        holder["pool"] = emu.detector_response(generate(MINBIAS.settings, args.pool_events, 12345, 13600.0))
 
-    bench.time("pool", "Pythia min-bias + detector response", pool, args.pool_events)
+    bench.time("pool", "Pythia min-bias + truth deposits", pool, args.pool_events)
     pool_events = holder["pool"]
 
     def overlay() -> None:
         done = 0
         while done < args.crossings:
             n = min(1000, args.crossings - done)
-            emu.assemble([pileup_pieces(pool_events, n, args.pileup, emu, rng)], n, rng)
+            emu.assemble([pileup_pieces(pool_events, n, args.pileup, emu.n_phi, rng)], n, rng)
             done += n
 
-    bench.time("overlay", f"overlay <mu>={args.pileup:g} + L1 emulation", overlay, args.crossings, unit="crossings",
-               baseline="pool")
+    bench.time("overlay", f"overlay <mu>={args.pileup:g} + measurement + L1 emulation", overlay, args.crossings,
+               unit="crossings", baseline="pool")
     bench.info.update(pool_events=args.pool_events, crossings=args.crossings, pileup=args.pileup)
     bench.target("overlay", ">=", TARGET_CROSSINGS_PER_S, note="crossings per CPU-second after the pool")
     return bench.finish()

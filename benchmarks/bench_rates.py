@@ -145,6 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         chunks = plan_chunks([path], [n], 100_000)
         bench.time("pipeline", "pipeline (read+encode+model+menu+histograms)",
                    lambda: [process_chunk(c, emu) for c in chunks], n, baseline="baseline")
+        # the same events as a stitched zero bias of 12 strata (per-stratum counting, as l1ad rates does)
+        from l1ad.data.adc2021 import STRATUM, WEIGHTS
+
+        k = 12
+        sid = (np.arange(n) % k).astype(np.int16)
+        table = [{"name": f"s{i}", "probability": 1 / k, "crossings": int((sid == i).sum())} for i in range(k)]
+        wpath = Path(d) / "zero_bias_weighted.h5"
+        write_events(wpath, events, {"strata": table}, extras={WEIGHTS: np.full(n, 1 / n), STRATUM: sid})
+        wchunks = plan_chunks([wpath], [n], 100_000, strata=[k])
+        bench.time("pipeline_weighted", "pipeline, weighted file (12 strata)",
+                   lambda: [process_chunk(c, emu) for c in wchunks], n, baseline="baseline")
 
         # where the pipeline's time goes (same steps as process_chunk)
         reader = Hdf5Reader()

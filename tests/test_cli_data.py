@@ -113,3 +113,62 @@ def test_inspect_btag_tracks_file(cli, tmp_path):
     assert s["track_multiplicity_counts"][4] == 100 and s["track_multiplicity_counts"][10] == 200
     assert s["feature_ranges"]["d0"][0] == pytest.approx(float(tracks[:, :, 3].min()))
     assert "300 jets" in out
+
+
+def test_inspect_weighted_file_shows_weights_and_tails(cli, tmp_path):
+    """A stitched (weighted) file: the summary weights every event by its stratum's share of crossings and
+    draws <name>.tails.png (strata weights, leading e/gamma, muon, jet, MET, log scale, seed thresholds)."""
+    from l1ad.data.adc2021 import STRATUM, WEIGHTS
+
+    a = random_events(2000, seed=20)
+    sid = (np.arange(2000) % 4 == 0).astype(np.int16)  # 500 events of stratum 1
+    a[sid == 1, 9, 0] += 200.0  # the rare stratum holds the hard jets
+    prob = np.array([0.999, 0.001])
+    w = (prob / np.bincount(sid))[sid]
+    table = [{"name": "soft", "probability": 0.999, "crossings": 1500},
+             {"name": "hard", "probability": 0.001, "crossings": 500}]
+    write_events(tmp_path / "zb.h5", a, {"process": "zero_bias", "strata": table}, extras={WEIGHTS: w, STRATUM: sid})
+    code, out, err = cli("data", "inspect", tmp_path / "zb.h5", "--out", tmp_path / "o")
+    assert code == 0, err
+    assert "weighted: 2 strata" in out
+    s = json.loads((tmp_path / "o" / "zb.summary.json").read_text())
+    assert s["weighted"] and [x["name"] for x in s["strata"]] == ["soft", "hard"]
+    jet = s["tails"]["leading_jet_et"]
+    has = a[:, 9, 3] > 0
+    assert sum(jet["fraction"]) + jet["overflow_fraction"] == pytest.approx(w[has].sum())
+    edges = np.asarray(jet["edges"])
+    thr = edges[edges >= 200][0]  # a bin edge
+    above = edges[:-1] >= thr
+    assert np.asarray(jet["fraction"])[above].sum() + jet["overflow_fraction"] == pytest.approx(
+        w[has & (a[:, 9, 0] >= thr)].sum())
+    assert (tmp_path / "o" / "zb.tails.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # an unweighted file gets no tails plot, and its tail fractions are the plain 1/N fractions
+    write_events(tmp_path / "plain.h5", a)
+    code, _, err = cli("data", "inspect", tmp_path / "plain.h5", "--out", tmp_path / "p")
+    assert code == 0, err
+    assert not (tmp_path / "p" / "plain.tails.png").exists()
+    s = json.loads((tmp_path / "p" / "plain.summary.json").read_text())
+    assert not s["weighted"]
+    jet = s["tails"]["leading_jet_et"]
+    assert sum(jet["fraction"]) + jet["overflow_fraction"] == pytest.approx(has.mean())
+
+
+def test_tail_marks_are_the_exact_weighted_rates_above_the_menu_thresholds(tmp_path):
+    """The seed rates written on the tail plot are the weighted fractions at or above each single-object
+    threshold of the menu, not a histogram approximation."""
+    from l1ad.data.adc2021 import STRATUM, WEIGHTS
+    from l1ad.data.summary import summarize
+
+    a = random_events(3000, seed=30)
+    sid = (np.arange(3000) % 3 == 0).astype(np.int16)
+    w = (np.array([0.99, 0.01]) / np.bincount(sid))[sid]
+    table = [{"name": "a", "probability": 0.99, "crossings": 2000}, {"name": "b", "probability": 0.01, "crossings": 1000}]
+    write_events(tmp_path / "zb.h5", a, {"strata": table}, extras={WEIGHTS: w, STRATUM: sid})
+    s = summarize(tmp_path / "zb.h5", chunk_size=700)
+    marks = {m["seed"]: m for m in s["tails"]["leading_egamma_et"]["marks"]}
+    m = marks["L1_SingleEG45er2p5"]  # 45 GeV is not a bin edge of the e/gamma histogram
+    assert m["threshold"] == 45.0
+    lead = a[:, 1]
+    assert m["fraction_above"] == pytest.approx(w[(lead[:, 3] > 0) & (lead[:, 0] >= 45.0)].sum())
+    assert {"L1_SingleMu22", "L1_SingleMu25"} <= {x["seed"] for x in s["tails"]["leading_muon_pt"]["marks"]}
+    assert [x["seed"] for x in s["tails"]["met"]["marks"]] == ["L1_ETMHF100"]

@@ -147,3 +147,58 @@ def test_wrong_input_shape_on_write(tmp_path):
         write_events(tmp_path / "x.h5", np.zeros((10, 19, 3), np.float32))
     assert "(10, 19, 3)" in _one_line(e)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_weights_datasets_round_trip_and_old_readers_ignore_them(tmp_path):
+    """Weights / Stratum / EGammaIso are extra datasets: an ADC2021 reader that knows only 'Particles' reads the
+    file as before; l1ad reads the strata table, the per-event ids and weights, and the isolation flags."""
+    from l1ad.data.adc2021 import (
+        EGAMMA_ISO,
+        STRATUM,
+        WEIGHTS,
+        event_weights,
+        read_egamma_iso,
+        read_strata,
+        read_stratum_ids,
+    )
+
+    p = random_events(300, seed=3)
+    sid = np.repeat(np.array([0, 1, 1], np.int16), 100)
+    prob = [0.9, 0.1]
+    w = np.array([0.9 / 100, 0.1 / 200])[sid]
+    iso = np.random.default_rng(0).integers(0, 4, (300, 4)).astype(np.uint8)
+    table = [{"name": "soft", "probability": 0.9, "crossings": 100}, {"name": "hard", "probability": 0.1,
+                                                                       "crossings": 200}]
+    out = write_events(tmp_path / "w.h5", p, {"strata": table}, extras={WEIGHTS: w, STRATUM: sid, EGAMMA_ISO: iso})
+    with h5py.File(out) as f:  # what any ADC2021 reader sees
+        np.testing.assert_array_equal(f["Particles"][()], p)
+        assert set(f) == {"Particles", "Particles_Names", "Particles_Classes", "Weights", "Stratum", "EGammaIso"}
+    np.testing.assert_array_equal(read_events(out), p)
+    s = read_strata(out)
+    assert s.weighted and s.names == ("soft", "hard") and s.probability.tolist() == prob and s.counts.tolist() == [100, 200]
+    np.testing.assert_array_equal(read_stratum_ids(out, 50, 150), sid[50:150])
+    np.testing.assert_array_equal(read_egamma_iso(out, 10, 20), iso[10:20])
+    np.testing.assert_allclose(event_weights(out), w)
+    # a sub-range keeps each stratum's probability: 50 soft + 50 hard events -> 0.9/50 and 0.1/50
+    np.testing.assert_allclose(event_weights(out, 50, 150), np.where(sid[50:150] == 0, 0.9 / 50, 0.1 / 50))
+    # an old file: unweighted, no flags
+    old = write_events(tmp_path / "old.h5", p)
+    assert not read_strata(old).weighted and event_weights(old) is None and read_egamma_iso(old) is None
+    # a file with Weights only (another tool's): one stratum per distinct weight
+    only_w = write_events(tmp_path / "ow.h5", p, extras={WEIGHTS: w})
+    s2 = read_strata(only_w)
+    assert sorted(s2.probability.tolist()) == pytest.approx([0.1, 0.9])
+    np.testing.assert_allclose(event_weights(only_w), w)
+
+
+def test_bad_extra_datasets_are_refused_on_write(tmp_path):
+    from l1ad.data.adc2021 import EGAMMA_ISO, WEIGHTS
+
+    p = random_events(10)
+    with pytest.raises(DataError, match="event 3: weight must be finite"):
+        write_events(tmp_path / "a.h5", p, extras={WEIGHTS: np.where(np.arange(10) == 3, np.nan, 0.1)})
+    with pytest.raises(DataError, match=r"'EGammaIso': shape \(10, 3\)"):
+        write_events(tmp_path / "b.h5", p, extras={EGAMMA_ISO: np.zeros((10, 3), np.uint8)})
+    with pytest.raises(DataError, match="unknown extra dataset"):
+        write_events(tmp_path / "c.h5", p, extras={"Bogus": np.zeros(10)})
+    assert not list(tmp_path.iterdir())

@@ -177,7 +177,26 @@ def samples(tmp_path_factory) -> dict[str, Path]:
         "sig": write_adc(d / "sig.h5", make_events(20_000, seed=13, hard=1.6)),
         "zb_small": write_adc(d / "zb_small.h5", make_events(40_000, seed=14)),
         "empty": write_adc(d / "empty.h5", np.zeros((0, N_OBJECTS, 4), np.float32)),
+        "zb_weighted": write_weighted(d / "zb_weighted.h5"),
     }
+
+
+#: the stitched toy zero bias: a soft stratum (99 % of crossings) and a hard one (1 %), 30k + 10k events
+TOY_STRATA = ((0.99, 30_000, 1.0), (0.01, 10_000, 2.5))
+
+
+def write_weighted(path: Path, seed: int = 21) -> Path:
+    """A weighted zero-bias file as ``l1ad data generate`` writes it: strata interleaved, Weights, Stratum."""
+    from l1ad.data.adc2021 import STRATUM, WEIGHTS, write_events
+
+    ev = np.concatenate([make_events(n, seed + k, hard=h) for k, (_, n, h) in enumerate(TOY_STRATA)])
+    sid = np.concatenate([np.full(n, k, np.int16) for k, (_, n, _) in enumerate(TOY_STRATA)])
+    perm = np.random.default_rng(seed).permutation(len(ev))
+    ev, sid = ev[perm], sid[perm]
+    w = np.array([p / n for p, n, _ in TOY_STRATA])[sid]
+    table = [{"name": f"s{k}", "probability": p, "crossings": n} for k, (p, n, _) in enumerate(TOY_STRATA)]
+    write_events(path, ev, {"process": "zero_bias", "strata": table}, extras={WEIGHTS: w, STRATUM: sid})
+    return path
 
 
 def counts(paths: list[Path], emu: Emulation, chunk_size: int = 40_000) -> SampleCounts:
@@ -329,41 +348,231 @@ def test_menu_on_hardware_words_sees_the_quantized_event(samples):
     assert on_words.seed_counts[i] <= 1.1 * on_floats.seed_counts[i]
 
 
-def test_menu_object_seeds_match_a_sorted_reference():
-    """k-th highest pT >= pt_min[k] (sorting reference) on toy events, for every object seed of the menu."""
-    from l1ad.rates.menu import ObjectSeed
+def test_menu_object_conditions_match_a_sorted_reference():
+    """k-th highest pT >= pt_min[k] (sorting reference) on toy events, for every one-condition object seed."""
+    from l1ad.rates.menu import ObjectsCond
 
     menu = load_menu()
     p = make_events(20_000, seed=5, hard=2.0)
     got = dict(zip(menu.seed_names, menu.evaluate(p).T, strict=True))
+    checked = 0
     for seed in menu.config.seeds:
-        if not isinstance(seed, ObjectSeed):
+        [c, *more] = seed.conditions
+        if more or not isinstance(c, ObjectsCond):
             continue
-        rows = next(slice(f, f + n) for c, f, n in GROUPS if c == seed.object.object_class)
+        rows = next(slice(f, f + n) for cl, f, n in GROUPS if cl == c.object.object_class)
         obj = p[:, rows]
-        pt = np.where(obj[:, :, 3] == int(seed.object.object_class), obj[:, :, 0], 0)
-        if seed.eta_max is not None:
-            pt = np.where(np.abs(obj[:, :, 1]) <= seed.eta_max, pt, 0)
-        top = -np.sort(-pt, axis=1)[:, : len(seed.pt_min)]
-        ref = np.all((top >= np.asarray(seed.pt_min)) & (top > 0), axis=1)
+        pt = np.where(obj[:, :, 3] == int(c.object.object_class), obj[:, :, 0], 0)
+        if c.eta_max is not None:
+            pt = np.where(np.abs(obj[:, :, 1]) <= c.eta_max, pt, 0)
+        top = -np.sort(-pt, axis=1)[:, : len(c.pt_min)]
+        ref = np.all((top >= np.asarray(c.pt_min)) & (top > 0), axis=1) & (top.shape[1] == len(c.pt_min))
         assert 0 < ref.sum() < ref.size, seed.name
-        assert np.array_equal(got[seed.name], ref), seed.name
+        assert np.array_equal(got[seed.name], ref), seed.name  # no isolation flags given: not applied
+        checked += 1
+    assert checked >= 10
 
 
 def test_menu_seeds_follow_their_definitions():
     menu = load_menu()
-    p = np.zeros((4, N_OBJECTS, 4), np.float32)
+    p = np.zeros((6, N_OBJECTS, 4), np.float32)
     p[:, 0, 3] = int(ObjectClass.MET)
     p[0, 5] = (22.0, 0.1, 0.0, int(ObjectClass.MUON))  # SingleMu22 at threshold (>=)
     p[1, 5] = (21.5, 0.1, 0.0, int(ObjectClass.MUON))
     p[1, 6] = (7.0, 0.1, 0.0, int(ObjectClass.MUON))  # DoubleMu_15_7 fires, SingleMu22 not
     p[2, 1] = (40.0, 2.6, 0.0, int(ObjectClass.EGAMMA))  # outside er2p5: no e/gamma seed
     p[3, 0, 0] = 100.0  # ETMHF100
-    d = dict(zip(menu.seed_names, menu.evaluate(p).T, strict=True))
-    assert d["L1_SingleMu22"].tolist() == [True, False, False, False]
-    assert d["L1_DoubleMu_15_7"].tolist() == [False, True, False, False]
+    p[4, 1] = (31.0, 0.2, 0.0, int(ObjectClass.EGAMMA))  # SingleIsoEG30er2p1 only when isolated
+    p[5, 1] = (29.0, 0.2, 0.0, int(ObjectClass.EGAMMA))  # LooseIsoEG28er2p1 + jet 34 Delta R >= 0.3
+    p[5, 9] = (40.0, 0.2, 0.25, int(ObjectClass.JET))  # Delta R 0.25: too close
+    iso = np.zeros((6, 4), np.uint8)
+    d = dict(zip(menu.seed_names, menu.evaluate(p, iso).T, strict=True))
+    assert d["L1_SingleMu22"].tolist() == [True, False, False, False, False, False]
+    assert d["L1_DoubleMu_15_7"].tolist() == [False, True, False, False, False, False]
     assert not d["L1_SingleEG36er2p5"][2] and not d["L1_SingleIsoEG30er2p1"][2]
-    assert d["L1_ETMHF100"].tolist() == [False, False, False, True]
+    assert d["L1_ETMHF100"].tolist() == [False, False, False, True, False, False]
+    assert not d["L1_SingleIsoEG30er2p1"][4]  # not isolated
+    iso[4, 0] = 3  # loose and tight
+    iso[5, 0] = 1  # loose
+    d = dict(zip(menu.seed_names, menu.evaluate(p, iso).T, strict=True))
+    assert d["L1_SingleIsoEG30er2p1"][4] and not d["L1_SingleIsoEG30er2p1"][5]
+    assert not d["L1_LooseIsoEG28er2p1_Jet34er2p5_dR_Min0p3"][5]
+    p[5, 9, 2] = 0.35  # Delta R 0.35
+    d = dict(zip(menu.seed_names, menu.evaluate(p, iso).T, strict=True))
+    assert d["L1_LooseIsoEG28er2p1_Jet34er2p5_dR_Min0p3"][5]
+    # per-leg isolation: DoubleEG_LooseIso22_12 needs the loose flag on a 22 GeV object, not on the 12 GeV one
+    q = np.zeros((2, N_OBJECTS, 4), np.float32)
+    q[:, 1] = (23.0, 0.0, 0.0, int(ObjectClass.EGAMMA))
+    q[:, 2] = (13.0, 0.0, 1.0, int(ObjectClass.EGAMMA))
+    qi = np.array([[0, 1, 0, 0], [1, 0, 0, 0]], np.uint8)
+    i = menu.seed_names.index("L1_DoubleEG_LooseIso22_12_er2p5")
+    assert menu.evaluate(q, qi)[:, i].tolist() == [False, True]
+
+
+# --------------------------------------------------------------------------------------------------------
+# weighted (stitched) zero bias
+# --------------------------------------------------------------------------------------------------------
+def _brute(path: Path, emu: Emulation) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from l1ad.data.adc2021 import read_stratum_ids
+
+    parts = reader().read(str(path), 0, None)
+    s = emu.model.predict(emu.encoding.encode(parts)[0])
+    w = np.array([p / n for p, n, _ in TOY_STRATA])[read_stratum_ids(path)]
+    return parts, s, w, emu.menu.evaluate(parts)
+
+
+def test_weighted_rates_are_the_weighted_sums_of_the_events(samples, tmp_path):
+    """Every zero-bias number of a weighted file == the sum of the weights of the events it counts; the
+    thresholds are the loosest integer cuts on the weighted rate; local == Dask bit for bit."""
+    from dask.distributed import LocalCluster
+
+    from l1ad.rates.run import RatesOptions, run_rates
+
+    emu = emulation()
+    parts, s, w, fired = _brute(samples["zb_weighted"], emu)
+    f = RateModel().collision_rate_hz / 1e3
+    opts = dict(zero_bias=[samples["zb_weighted"]], signals=[samples["sig"]], targets_khz=(20.0, 100.0, 500.0),
+                chunk_size=6_000)
+    kw = dict(score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    local = run_rates(RatesOptions.parse(out=tmp_path / "w", **opts), **kw)
+    assert local.weights.weighted and local.weights.weights == pytest.approx([0.99 / 30_000, 0.01 / 10_000])
+    methods = set()
+    for c in local.choices:
+        rate = f * w[s > c.threshold].sum()
+        assert c.rate_khz == pytest.approx(rate, rel=1e-9)
+        assert rate <= c.target_khz < f * w[s > c.threshold - 1].sum()
+        both = len(np.unique(w[s > c.threshold])) == 2  # both strata above the cut: a weighted sum
+        assert c.interval == ("bootstrap" if both else "clopper-pearson")
+        assert c.rate_lo_khz < c.rate_khz < c.rate_hi_khz and c.n_eff > 0
+        methods.add(c.interval)
+        pure = local.per_threshold()[local.choices.index(c)]["pure_rate"]
+        assert pure["khz"] == pytest.approx(f * w[(s > c.threshold) & ~fired.any(axis=1)].sum(), rel=1e-9)
+    assert methods == {"bootstrap", "clopper-pearson"}
+    menu = local.menu()
+    for j, name in enumerate(local.zero_bias.seed_names):
+        assert menu["seeds"][name]["khz"] == pytest.approx(f * w[fired[:, j]].sum(), rel=1e-9)
+        assert menu["seeds"][name]["ratio"] == pytest.approx(menu["seeds"][name]["khz"] / local.references[name][0])
+    # ignoring the weights would be badly wrong here: the hard stratum is 25 % of the events, 1 % of crossings
+    unweighted = f * (s > local.choices[0].threshold).mean()
+    assert unweighted > 2 * local.choices[0].rate_khz
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        remote = run_rates(RatesOptions.parse(out=tmp_path / "d", scheduler=cl.scheduler_address, **opts), **kw)
+    assert remote.zero_bias == local.zero_bias and remote.choices == local.choices
+    a = json.loads((tmp_path / "w" / "rates.json").read_text())
+    b = json.loads((tmp_path / "d" / "rates.json").read_text())
+    assert a["thresholds"] == b["thresholds"] and a["menu"] == b["menu"] and a["rate_curve"] == b["rate_curve"]
+    assert a["zero_bias"]["weighted"] and [x["name"] for x in a["zero_bias"]["strata"]] == ["s0", "s1"]
+
+
+def test_skipped_training_events_renormalise_each_stratum(samples):
+    """Skipping the first events (a model's training split) keeps every stratum's probability: the weights
+    follow the events actually used, so the rate of a cut is unbiased."""
+    from l1ad.data.adc2021 import read_stratum_ids
+    from l1ad.rates.run import RatesOptions, run_rates
+
+    emu = emulation()
+    _, s, _, _ = _brute(samples["zb_weighted"], emu)
+    sid = read_stratum_ids(samples["zb_weighted"])
+    first = 17_000
+    summary = run_rates(RatesOptions.parse(zero_bias=[samples["zb_weighted"]], targets_khz=(100.0,), menu=None,
+                                           zb_first=[first]),
+                        score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    n_used = np.bincount(sid[first:], minlength=2)
+    assert summary.weights.n_events.tolist() == n_used.tolist()
+    w = np.array([p for p, _, _ in TOY_STRATA]) / n_used
+    t = summary.choices[0].threshold
+    f = RateModel().collision_rate_hz / 1e3
+    assert summary.choices[0].rate_khz == pytest.approx(f * w[sid[first:]][s[first:] > t].sum(), rel=1e-9)
+
+
+def test_weighted_intervals_cover_the_truth():
+    """The 68 % intervals (scaled Clopper-Pearson for one stratum, bootstrap for several) cover the true
+    fraction in ~68 % of pseudo-experiments, and n_eff is the precision the estimate has."""
+    from l1ad.rates.weights import StratumWeights
+
+    rng = np.random.default_rng(4)
+    prob, n = np.array([0.9, 0.09, 0.01]), np.array([2000, 1000, 500])
+    truth_p = np.array([0.002, 0.02, 0.3])  # per-stratum passing probability
+    truth = float((prob * truth_p).sum())
+    sw = StratumWeights(("a", "b", "c"), prob, n)
+    c = rng.binomial(n[:, None], truth_p[:, None], size=(3, 400))
+    iv = sw.interval(c, replicas=600)
+    cover = np.mean((iv.lo <= truth) & (truth <= iv.hi))
+    assert 0.6 < cover < 0.76, cover
+    est = sw.fraction(c)
+    assert np.std(est) == pytest.approx(truth / np.sqrt(np.median(iv.n_eff)), rel=0.15)
+    # one contributing stratum: exactly the scaled Clopper-Pearson interval
+    one = sw.interval(np.array([0, 0, 7]))
+    lo, hi = clopper_pearson(7, 500)
+    assert (one.lo, one.hi, one.method) == (pytest.approx(0.01 * lo), pytest.approx(0.01 * hi), "clopper-pearson")
+    # nothing passes: 0 with the loosest single-stratum upper limit
+    zero = sw.interval(np.array([0, 0, 0]))
+    assert zero.value == 0 and zero.hi == pytest.approx(max(p * clopper_pearson(0, k)[1] for p, k in zip(prob, n, strict=False)))
+    # equal weights: Clopper-Pearson on the summed counts (an unweighted sample split in two)
+    eq = StratumWeights(("x", "y"), np.array([0.5, 0.5]), np.array([1000, 1000]))
+    iv2 = eq.interval(np.array([3, 4]))
+    lo, hi = clopper_pearson(7, 2000)
+    assert (iv2.lo, iv2.hi) == (pytest.approx(lo), pytest.approx(hi))
+
+
+def test_bad_weights_are_refused(samples, tmp_path):
+    """Broken weight metadata is an input error naming the file and dataset/attribute, never silently used."""
+    import shutil
+
+    from l1ad.data.adc2021 import read_strata
+
+    assert read_strata(samples["zb_weighted"]).weighted
+    assert not read_strata(samples["zb_small"]).weighted  # an old file: one stratum, unweighted
+
+    def table(p0: float, n0: int) -> str:
+        return "json:" + json.dumps([{"name": "s0", "probability": p0, "crossings": n0},
+                                     {"name": "s1", "probability": 0.01, "crossings": 10_000}])
+
+    cases = {
+        "sum": (lambda f: f.attrs.__setitem__("strata", table(0.5, 30_000)), "sum to 1"),
+        "count": (lambda f: f.attrs.__setitem__("strata", table(0.99, 3)), "declares 3 crossings"),
+        "ids": (lambda f: f["Stratum"].__setitem__(5, 7), "event 5: stratum 7"),
+        "attr": (lambda f: f.attrs.__delitem__("strata"), "attribute 'strata'"),
+    }
+    for name, (breaker, needle) in cases.items():
+        bad = tmp_path / f"{name}.h5"
+        shutil.copy(samples["zb_weighted"], bad)
+        with h5py.File(bad, "r+") as f:
+            breaker(f)
+        with pytest.raises(DataError, match=needle) as e:
+            read_strata(bad)
+        assert str(bad) in str(e.value)
+
+
+def test_menu_reference_check_fails_the_run_with_exit_code_1(cli, samples, tmp_path):
+    """--check-menu: a seed outside its reference tolerance is a failed check (exit 1), after the report is
+    written; with references matching the emulation the same run passes."""
+    import yaml
+
+    from l1ad.config import CONFIG_DIR
+    from l1ad.errors import CheckFailed
+    from l1ad.rates.run import RatesOptions, run_rates
+
+    menu = yaml.safe_load((CONFIG_DIR / "menu.yaml").read_text())
+    menu["seeds"] = menu["seeds"][:3]
+    emu = emulation()
+    _, _, w, fired = _brute(samples["zb_weighted"], emu)
+    f = RateModel().collision_rate_hz / 1e3
+    for j, seed in enumerate(menu["seeds"]):
+        seed["reference"]["khz"] = float(f * w[fired[:, j]].sum() * 1.3)  # within x/÷ 2
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(menu))
+    kw = dict(score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    run_rates(RatesOptions.parse(zero_bias=[samples["zb_weighted"]], targets_khz=(100.0,), menu=str(good),
+                                 check_menu=True), **kw)
+    menu["seeds"][1]["reference"]["khz"] *= 10  # fault: a reference 10x off
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(menu))
+    with pytest.raises(CheckFailed, match=menu["seeds"][1]["name"]):
+        run_rates(RatesOptions.parse(zero_bias=[samples["zb_weighted"]], targets_khz=(100.0,), menu=str(bad),
+                                     check_menu=True, out=tmp_path / "o"), **kw)
+    assert (tmp_path / "o" / "rates.json").is_file()  # the report documents the failure
+    assert CheckFailed.exit_code == 1
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -372,22 +581,14 @@ def test_menu_seeds_follow_their_definitions():
 def test_dask_local_cluster_gives_identical_results(samples, tmp_path):
     from dask.distributed import LocalCluster
 
-    from l1ad.cli.rates import run_rates
+    from l1ad.rates.run import RatesOptions, run_rates
 
-    kw = dict(
-        score_model=StandInModel(),
-        encoding=encoding(),
-        zero_bias=[samples["zb_small"]],
-        signals=[samples["sig"]],
-        targets_khz=(20.0, 60.0, 200.0),
-        menu_path="menu.yaml",
-        chunk_size=7_000,
-        reader=reader(),
-        console=False,
-    )
-    local = run_rates(out=tmp_path / "local", **kw)
+    opts = dict(zero_bias=[samples["zb_small"]], signals=[samples["sig"]], targets_khz=(20.0, 60.0, 200.0),
+                menu="menu.yaml", chunk_size=7_000)
+    kw = dict(score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    local = run_rates(RatesOptions.parse(out=tmp_path / "local", **opts), **kw)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
-        remote = run_rates(out=tmp_path / "dask", scheduler=cl.scheduler_address, **kw)
+        remote = run_rates(RatesOptions.parse(out=tmp_path / "dask", scheduler=cl.scheduler_address, **opts), **kw)
     assert remote.zero_bias == local.zero_bias
     assert remote.signals == local.signals
     assert remote.choices == local.choices
@@ -398,25 +599,20 @@ def test_dask_local_cluster_gives_identical_results(samples, tmp_path):
 
 
 def test_report_files_and_pure_rate_bookkeeping(samples, tmp_path):
-    from l1ad.cli.rates import run_rates
+    from l1ad.rates.run import RatesOptions, run_rates
 
     out = tmp_path / "out"
     summary = run_rates(
-        score_model=StandInModel(),
-        encoding=encoding(),
-        zero_bias=[samples["zb_small"]],
-        signals=[samples["sig"]],
-        targets_khz=(0.5, 1, 2, 5, 10),
-        menu_path="menu.yaml",
-        out=out,
-        reader=reader(),
-        console=False,
+        RatesOptions.parse(zero_bias=[samples["zb_small"]], signals=[samples["sig"]], targets_khz=(0.5, 1, 2, 5, 10),
+                           menu="menu.yaml", out=out),
+        score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False,
     )
     assert {p.name for p in out.iterdir()} == {
         "rates.json",
         "rate_vs_threshold.png",
         "efficiency_vs_rate.png",
         "score_distributions.png",
+        "menu_rates.png",
     }
     data = json.loads((out / "rates.json").read_text())
     assert [r["target_khz"] for r in data["thresholds"]] == [0.5, 1, 2, 5, 10]
@@ -445,8 +641,8 @@ def test_thresholds_skip_the_zero_bias_the_model_was_trained_on(samples, tmp_pat
     that file only, and the report says so."""
     import hashlib
 
-    from l1ad.cli.rates import run_rates
     from l1ad.rates.pipeline import held_out_first_event
+    from l1ad.rates.run import RatesOptions, run_rates
 
     sha = hashlib.sha256(samples["zb_small"].read_bytes()).hexdigest()
     art = tmp_path / "artifact"
@@ -457,8 +653,9 @@ def test_thresholds_skip_the_zero_bias_the_model_was_trained_on(samples, tmp_pat
     first = held_out_first_event(art, [samples["zb_small"], samples["zb_b"]])
     assert first == [30_000, 0]
     out = tmp_path / "out"
-    s = run_rates(score_model=StandInModel(), encoding=encoding(), zero_bias=[samples["zb_small"]], signals=[],
-                  targets_khz=(10,), menu_path=None, out=out, reader=reader(), console=False, zb_first=first[:1])
+    kw = dict(score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    s = run_rates(RatesOptions.parse(zero_bias=[samples["zb_small"]], targets_khz=(10,), menu=None, out=out,
+                                     zb_first=first[:1]), **kw)
     assert s.zero_bias.n_events == 10_000
     assert json.loads((out / "rates.json").read_text())["inputs"]["zero_bias_first_event"] == [30_000]
     # the chunk plan from event 30,000 on covers exactly the held-out events
@@ -469,9 +666,9 @@ def test_thresholds_skip_the_zero_bias_the_model_was_trained_on(samples, tmp_pat
     bkg.update(train=[0, 35_000], validation=[35_000, 40_000])
     (art / "model.json").write_text(json.dumps(_meta({"background": bkg})))
     with pytest.raises(DataError, match="no zero-bias events left"):
-        run_rates(score_model=StandInModel(), encoding=encoding(), zero_bias=[samples["zb_small"]], signals=[],
-                  targets_khz=(10,), menu_path=None, out=tmp_path / "o2", reader=reader(), console=False,
-                  zb_first=held_out_first_event(art, [samples["zb_small"]]))
+        run_rates(RatesOptions.parse(zero_bias=[samples["zb_small"]], targets_khz=(10,), menu=None,
+                                     out=tmp_path / "o2", zb_first=held_out_first_event(art, [samples["zb_small"]])),
+                  **kw)
     assert not (tmp_path / "o2").exists()
     # no provenance: an error when asked for explicitly, nothing skipped otherwise
     (art / "model.json").write_text(json.dumps(_meta(None)))
@@ -624,11 +821,12 @@ def test_offline_trigger_counts_equal_the_shipped_verilog_on_a_million_events(de
     from l1ad.verification.rtl_emulator import compile_rtl_emulator
 
     big = write_adc(tmp_path / "zb_1m.h5", make_events(1_000_000, seed=21))
-    from l1ad.cli.rates import run_rates
+    from l1ad.rates.run import RatesOptions, run_rates
 
-    summary = run_rates(score_model=fp_model, encoding=load_encoding(), zero_bias=[big], signals=[],
-                        targets_khz=(20.0, 100.0, 500.0), menu_path=None, out=tmp_path / "r", reader=reader(),
-                        console=False, rtl_design=design_dir, chunk_size=250_000)
+    summary = run_rates(
+        RatesOptions.parse(zero_bias=[big], targets_khz=(20.0, 100.0, 500.0), menu=None, out=tmp_path / "r",
+                           rtl_design=design_dir, chunk_size=250_000),
+        score_model=fp_model, encoding=load_encoding(), reader=reader(), console=False)
     chk = json.loads((tmp_path / "r" / "rates.json").read_text())["rtl_check"]
     assert chk["passed"] and chk["events"] == 1_000_000
     thr = [c.threshold for c in summary.choices]

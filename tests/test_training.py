@@ -370,3 +370,72 @@ def test_scores_equal_the_fixed_point_emulation(vae_artifact, data_dir) -> None:
     raw = np.asarray(fp.predict(words), dtype=np.float64)
     np.testing.assert_array_equal(raw / 2.0**frac, trigger_scores(art.trigger_model, "sum_squares",
                                                                    art.preprocess(words)))
+
+
+def test_weighted_fpr_thresholds_and_roc() -> None:
+    """With background weights the FPR is the weighted fraction above the threshold; equal weights reproduce
+    the unweighted numbers; ignoring the weights of a stitched sample would pick a very different cut."""
+    from l1ad.evaluation.metrics import ad_metrics, efficiency_at_fpr, roc
+
+    rng = np.random.default_rng(3)
+    soft, hard = rng.normal(0, 1, 40_000), rng.normal(4, 1, 10_000)
+    bkg = np.concatenate([soft, hard])
+    w = np.concatenate([np.full(40_000, 0.999 / 40_000), np.full(10_000, 0.001 / 10_000)])
+    sig = rng.normal(3, 1, 5000)
+    for fpr in (1e-3, 1e-4):
+        r = efficiency_at_fpr(bkg, sig, fpr, w)
+        above = bkg > r["threshold"]
+        assert w[above].sum() == pytest.approx(r["fpr"]) and r["fpr"] <= fpr
+        lower = bkg[bkg < r["threshold"]].max()  # the next looser cut exceeds the budget
+        assert w[bkg > lower].sum() > fpr
+        unweighted = efficiency_at_fpr(bkg, sig, fpr)
+        assert unweighted["threshold"] > r["threshold"] + 0.5  # 20 % hard events would tighten the cut a lot
+    eq = np.full(len(bkg), 1.0 / len(bkg))
+    assert efficiency_at_fpr(bkg, sig, 1e-3, eq)["threshold"] == efficiency_at_fpr(bkg, sig, 1e-3)["threshold"]
+    assert roc(bkg, sig, eq)[2] == pytest.approx(roc(bkg, sig)[2])
+    assert ad_metrics(bkg, sig, w)["background_weighted"]
+
+
+def test_training_on_weighted_zero_bias_uses_the_crossing_weights(data_dir, tmp_path, monkeypatch) -> None:
+    """A stitched zero bias trains with per-event loss weights (mean 1 per split, each split's strata keeping
+    their probabilities) and records it; the end-of-training metrics use the test split's weights."""
+    import importlib
+
+    from l1ad.data.adc2021 import STRATUM, WEIGHTS, read_events
+    from l1ad.training.config import load_train_config
+
+    T = importlib.import_module("l1ad.training.train")
+
+    ev = read_events(data_dir / "zero_bias.h5")
+    sid = (np.arange(len(ev)) % 5 == 0).astype(np.int16)  # 20 % of the events: a rare stratum
+    table = [{"name": "soft", "probability": 0.99, "crossings": int((sid == 0).sum())},
+             {"name": "hard", "probability": 0.01, "crossings": int((sid == 1).sum())}]
+    w = (np.array([0.99, 0.01]) / np.bincount(sid))[sid]
+    wdir = tmp_path / "wdata"
+    write_events(wdir / "zero_bias.h5", ev, {"strata": table}, extras={WEIGHTS: w, STRATUM: sid})
+    write_events(wdir / "ato4l.h5", read_events(data_dir / "ato4l.h5"))
+    seen: dict[str, object] = {}
+    real_fit = T.fit_model
+
+    def spy(*args, **kw):
+        seen.setdefault("sample_weight", kw.get("sample_weight"))
+        seen.setdefault("val_weight", kw.get("val_weight"))
+        return real_fit(*args, **kw)
+
+    monkeypatch.setattr(T, "fit_model", spy)
+    cfg = load_train_config(_config(tmp_path, "wae", {"kind": "ae", "hidden": [8, 3, 8]},
+                                    {"background": "zero_bias.h5", "signals": ["ato4l.h5"]}, epochs=1,
+                                    float_twin=False))
+    out = T.train(cfg, data_dir=wdir, out=tmp_path / "art")
+    sw = seen["sample_weight"]
+    assert sw is not None and seen["val_weight"] is not None
+    n_train = json.loads((out / "model.json").read_text())["data"]["background"]["train"][1]
+    s_train = sid[:n_train]
+    assert np.mean(sw) == pytest.approx(1.0, rel=1e-5)
+    # a soft event weighs (0.99 / n_soft) / (0.01 / n_hard) times a hard one, within the training split
+    ratio = (0.99 / (s_train == 0).sum()) / (0.01 / (s_train == 1).sum())
+    assert sw[s_train == 0][0] / sw[s_train == 1][0] == pytest.approx(ratio, rel=1e-5)
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["data"]["background"]["weighted"] is True
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["anomaly"]["signals"]["ato4l"]["quantized"]["background_weighted"] is True

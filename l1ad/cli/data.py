@@ -41,6 +41,8 @@ def _print_summary(console: Any, s: dict[str, Any]) -> None:
 
     attrs = s.get("attrs", {})
     prov = ", ".join(f"{k}={attrs[k]}" for k in ("process", "sqrt_s_gev", "mean_pileup", "seed", "generator") if k in attrs)
+    if s.get("weighted"):
+        prov += f"; weighted: {len(s['strata'])} strata"
     if s["kind"] == "tracks":
         t = Table(title=f"{s['file']}: {s['n_jets']} jets, labels {s['labels']}, <tracks> {s['mean_tracks']:.2f}"
                   + (f" ({prov})" if prov else ""))
@@ -74,8 +76,10 @@ def inspect_cmd(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots (mplhep)."),
     chunk_size: int = typer.Option(200_000, help="Events read per chunk (memory bound)."),
 ) -> None:
-    """Physics summary of event files: counts, multiplicities, kinematic ranges; JSON + PNG plots."""
-    from l1ad.data.summary import plot_summaries, summarize
+    """Physics summary of event files: counts, multiplicities, kinematic ranges; JSON + PNG plots. A weighted
+    (stitched zero-bias) file also gets <name>.tails.png: its strata's weights and the leading e/gamma, muon,
+    jet and MET distributions as fractions of LHC crossings, log scale, with the menu's seed thresholds."""
+    from l1ad.data.summary import plot_summaries, plot_tails, summarize
     from l1ad.io import check_output, write_json
 
     for f in files:  # validate every input before writing anything
@@ -94,6 +98,8 @@ def inspect_cmd(
         write_json(out_dir / f"{f.stem}.summary.json", s)
         if plots and s["kind"] == "events":
             plot_summaries([s], out_dir / f"{f.stem}.summary.png")
+            if s["weighted"]:
+                plot_tails(s, out_dir / f"{f.stem}.tails.png")
     n_events = [s for s in summaries if s["kind"] == "events"]
     if plots and len(n_events) > 1:
         plot_summaries(n_events, out_dir / "comparison.png")

@@ -25,7 +25,10 @@ def register(data_app: typer.Typer) -> None:
         out: Path = typer.Option(Path("data"), "--out", help="Output directory for the .h5 samples."),
         events: int = typer.Option(None, "--events", min=1, help="Events per SM/signal sample "
                                    "(default: configs/generation.yaml)."),
-        zero_bias: int = typer.Option(None, "--zero-bias", min=1, help="Zero-bias crossings."),
+        zero_bias: int = typer.Option(None, "--zero-bias", min=1, help="Zero-bias crossings in all (every stratum "
+                                      "of configs/generation.yaml scaled in proportion)."),
+        stitch: bool = typer.Option(None, "--stitch/--no-stitch", help="Zero bias from weighted hard strata "
+                                    "stitched onto the min-bias pileup (default: the config), or unweighted."),
         btag_jets: int = typer.Option(None, "--btag-jets", min=2, help="Jets in the b-tagging sample."),
         processes: str = typer.Option(None, "--processes", help="Comma-separated subset, e.g. "
                                       "zero_bias,ato4l,btag (default: all)."),
@@ -37,7 +40,7 @@ def register(data_app: typer.Typer) -> None:
         config: str = typer.Option("generation.yaml", "--config", help="Generation config (YAML)."),
         emulation: str = typer.Option("l1_emulation.yaml", "--emulation", help="L1 emulation config (YAML)."),
     ) -> None:
-        """Generate zero bias (min-bias pool + Poisson pileup), SM references, ADC2021 signals and b-tag jets.
+        """Generate zero bias (min-bias pileup + weighted hard strata), SM references, ADC2021 signals and b-tag jets.
 
         Progress: bars on a terminal, else one line at most every 30 s (L1AD_PROGRESS_INTERVAL). Ctrl-C exits
         130 and removes what this run wrote (files, the output directory if it made it, cache temp files)."""
@@ -52,8 +55,10 @@ def register(data_app: typer.Typer) -> None:
             raise ConfigError(f"--processes: no process given (value {processes!r})")
         for n in names:
             get_process(n)
+        if stitch is not None:
+            gen.zero_bias = gen.zero_bias.model_copy(update={"stitch": stitch})
         if fast:
-            gen.zero_bias_events = FAST["zero_bias"]
+            gen.zero_bias = gen.zero_bias.scaled_to(FAST["zero_bias"])
             gen.events = dict.fromkeys(gen.events, FAST["events"])
             gen.pileup.pool_events = FAST["pool"]
             gen.btag.jets = FAST["btag_jets"]
@@ -65,7 +70,7 @@ def register(data_app: typer.Typer) -> None:
                 continue
             gen.events = {**gen.events, n: events or FAST["events"]}
         if zero_bias is not None:
-            gen.zero_bias_events = zero_bias
+            gen.zero_bias = gen.zero_bias.scaled_to(zero_bias)
         if btag_jets is not None:
             gen.btag.jets = btag_jets
         if seed is not None:
@@ -101,6 +106,7 @@ def _print_table(results: list[Any], wall: float, plan: Any) -> None:
             t.add_row(r.name, f"{r.events:,}", str(r.path), f"{mb:.1f}",
                       f"b frac {i.get('b_fraction', 0):.2f}", f"<trk> {i.get('mean_tracks', 0):.1f}", "", "", "")
         else:
-            t.add_row(r.name, f"{r.events:,}", str(r.path), f"{mb:.1f}", f"{i['met_mean']:.1f}",
+            name = r.name + (f" ({i['strata']} strata, weighted)" if i.get("strata", 1) > 1 else "")
+            t.add_row(name, f"{r.events:,}", str(r.path), f"{mb:.1f}", f"{i['met_mean']:.1f}",
                       f"{i['lead_jet_mean']:.1f}", f"{i['n_egamma']:.2f}", f"{i['n_muon']:.2f}", f"{i['n_jet']:.2f}")
     Console(width=160).print(t)

@@ -9,6 +9,16 @@ read the same way. Provenance goes into the root group's attributes.
 Reading is bounded: :func:`iter_events` streams fixed-size slices, so a 13M-event file never has to fit in
 memory. Every slice read is validated (finite values, pT >= 0, class id 0 or the id of its row's group);
 the first bad value raises :class:`~l1ad.errors.DataError` naming file, event index, object row and field.
+
+Optional per-event datasets beside ``Particles`` (readers that only know ``Particles`` ignore them):
+
+* ``Weights`` (N,) float64: the fraction of all LHC bunch crossings the event stands for (a stitched zero-bias
+  sample; they sum to 1 over the file), and ``Stratum`` (N,) int16: the stratum the event was generated in;
+  the root attribute ``strata`` lists per stratum its ``name``, ``probability`` (fraction of crossings) and
+  ``crossings`` (events in the file). A file without them is unweighted: one stratum, every event 1/N.
+  :func:`read_strata` returns the table and :func:`read_stratum_ids` the per-event ids (files with only a
+  ``Weights`` dataset get one stratum per distinct weight).
+* ``EGammaIso`` (N, 4) uint8: isolation flags of the four e/gamma rows (bit 0 loose, bit 1 tight).
 """
 
 from __future__ import annotations
@@ -29,17 +39,34 @@ from l1ad.io import atomic_file
 
 __all__ = [
     "DATASET",
+    "EGAMMA_ISO",
     "PARTICLE_CLASSES",
+    "STRATUM",
+    "WEIGHTS",
     "EventWriter",
+    "Strata",
     "count_events",
     "iter_events",
     "read_attrs",
+    "read_egamma_iso",
+    "event_weights",
     "read_events",
+    "read_strata",
+    "read_stratum_ids",
     "validate_events",
     "write_events",
 ]
 
 DATASET = "Particles"
+#: optional per-event datasets (see the module docstring)
+WEIGHTS = "Weights"
+STRATUM = "Stratum"
+EGAMMA_ISO = "EGammaIso"
+_EXTRAS: dict[str, tuple[type, tuple[int, ...]]] = {
+    WEIGHTS: (np.float64, ()),
+    STRATUM: (np.int16, ()),
+    EGAMMA_ISO: (np.uint8, (4,)),
+}
 #: ``Particles_Classes`` of the published ADC2021 files
 PARTICLE_CLASSES = ("MET_class_1", "Four_Ele_class_2", "Four_Mu_class_3", "Ten_Jet_class_4")
 #: events per HDF5 chunk: 8192 x 19 x 4 x 4 B = 2.4 MiB. gzip level 4 without the shuffle filter measured
@@ -134,15 +161,21 @@ class EventWriter:
         *,
         validate: bool = True,
         compression_level: int = 4,
+        extras: tuple[str, ...] = (),
     ) -> None:
         self.path = Path(path)
         self.attrs = dict(attrs or {})
         self.validate = validate
         self.compression_level = compression_level
+        unknown = [e for e in extras if e not in _EXTRAS]
+        if unknown:
+            raise DataError(f"{self.path}: unknown extra dataset(s) {unknown} (known: {sorted(_EXTRAS)})")
+        self.extras = tuple(extras)
         self.n = 0
         self._atomic: Any = None
         self._h5: h5py.File | None = None
         self._ds: h5py.Dataset | None = None
+        self._extra_ds: dict[str, h5py.Dataset] = {}
 
     def __enter__(self) -> EventWriter:
         self._atomic = atomic_file(self.path, suffix=".h5")
@@ -158,6 +191,11 @@ class EventWriter:
                 compression="gzip",
                 compression_opts=self.compression_level,
             )
+            for name in self.extras:
+                dtype, tail = _EXTRAS[name]
+                self._extra_ds[name] = self._h5.create_dataset(
+                    name, shape=(0, *tail), maxshape=(None, *tail), dtype=dtype,
+                    chunks=(CHUNK_EVENTS, *tail), compression="gzip", compression_opts=self.compression_level)
             self._h5.create_dataset("Particles_Names", data=np.array(PARTICLE_NAMES, dtype="S"))
             self._h5.create_dataset("Particles_Classes", data=np.array(PARTICLE_CLASSES, dtype="S"))
             for k, v in self.attrs.items():
@@ -168,15 +206,30 @@ class EventWriter:
             raise
         return self
 
-    def append(self, particles: np.ndarray) -> None:
-        """Append a block of events (n, 19, 4); validated unless ``validate=False``."""
+    def append(self, particles: np.ndarray, **extras: np.ndarray) -> None:
+        """Append a block of events (n, 19, 4) with the writer's extra datasets (keyword per dataset name);
+        validated unless ``validate=False``."""
         if self._ds is None:
             raise RuntimeError("EventWriter.append outside its with-block")
         arr = np.asarray(particles)
         _check_shape(arr, self.path, "Particles (input)")
+        if set(extras) != set(self.extras):
+            raise DataError(f"{self.path}: append needs the extra datasets {sorted(self.extras)}, got {sorted(extras)}")
         if self.validate:
             validate_events(arr, f"{self.path} (input)", offset=self.n)
         n = arr.shape[0]
+        for name, value in extras.items():
+            dtype, tail = _EXTRAS[name]
+            v = np.asarray(value)
+            if v.shape != (n, *tail):
+                raise DataError(f"{self.path}: dataset '{name}': shape {v.shape}, expected {(n, *tail)}")
+            if name == WEIGHTS and not (np.all(np.isfinite(v)) and np.all(v >= 0)):
+                bad = int(np.flatnonzero(~(np.isfinite(v) & (v >= 0)))[0])
+                raise DataError(f"{self.path}: dataset '{name}': event {self.n + bad}: weight must be finite and "
+                                f">= 0 (value {v[bad]!r})")
+            ds = self._extra_ds[name]
+            ds.resize(self.n + n, axis=0)
+            ds[self.n : self.n + n] = v.astype(dtype, copy=False)
         self._ds.resize(self.n + n, axis=0)
         self._ds[self.n : self.n + n] = arr.astype(np.float32, copy=False)
         self.n += n
@@ -204,15 +257,18 @@ class EventWriter:
 
 
 def write_events(
-    path: str | os.PathLike[str], particles: np.ndarray, attrs: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str], particles: np.ndarray, attrs: Mapping[str, Any] | None = None,
+    extras: Mapping[str, np.ndarray] | None = None,
 ) -> Path:
     """Write ``particles`` (N, 19, 4) as an ADC2021 file (float32, chunked, gzip), atomically.
 
-    ``attrs`` go to the root group (str/number/bool/number arrays natively, anything else as JSON).
+    ``attrs`` go to the root group (str/number/bool/number arrays natively, anything else as JSON); ``extras``
+    are the optional per-event datasets (``Weights``, ``Stratum``, ``EGammaIso``).
     Invalid events (NaN/inf, negative pT, wrong class id) raise :class:`DataError`; nothing is written.
     """
-    with EventWriter(path, attrs) as w:
-        w.append(particles)
+    extras = dict(extras or {})
+    with EventWriter(path, attrs, extras=tuple(extras)) as w:
+        w.append(particles, **extras)
     return Path(path)
 
 
@@ -352,3 +408,127 @@ def _from_attr(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+# --------------------------------------------------------------------------------------------- weights
+
+
+class Strata:
+    """The strata of a (possibly weighted) event file: per stratum its name, the fraction of all crossings it
+    stands for (``probability``, summing to 1) and its number of events in the file."""
+
+    def __init__(self, names: list[str], probability: list[float], counts: list[int]) -> None:
+        self.names = tuple(names)
+        self.probability = np.asarray(probability, np.float64)
+        self.counts = np.asarray(counts, np.int64)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @property
+    def weighted(self) -> bool:
+        return len(self.names) > 1
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [{"name": n, "probability": float(p), "crossings": int(c)}
+                for n, p, c in zip(self.names, self.probability, self.counts, strict=True)]
+
+
+def _open(path: str | os.PathLike[str]) -> h5py.File:
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: no such file")
+    try:
+        return h5py.File(p, "r")
+    except OSError as e:
+        raise DataError(f"{p}: not a readable HDF5 file (truncated or corrupt?): {_short(e)}") from None
+
+
+def read_strata(path: str | os.PathLike[str]) -> Strata:
+    """The file's strata (see the module docstring); one stratum ``all`` for an unweighted file.
+
+    Checks: ``Weights``/``Stratum`` cover every event, ids index the ``strata`` attribute, probabilities are
+    finite, >= 0 and sum to 1 (1e-6), each stratum's event count matches the attribute."""
+    p = Path(path)
+    with _open(p) as f:
+        n = int(f[DATASET].shape[0]) if DATASET in f else 0
+        has_w, has_s = WEIGHTS in f, STRATUM in f
+        for name in (WEIGHTS, STRATUM):
+            if name in f and f[name].shape[0] != n:
+                raise DataError(f"{p}: dataset '{name}': {f[name].shape[0]} entries for {n} events")
+        if has_s:
+            raw = f.attrs.get("strata")
+            table = _from_attr(raw) if raw is not None else None
+            if not isinstance(table, list) or not table:
+                raise DataError(f"{p}: attribute 'strata': missing or not a list (dataset 'Stratum' needs it)")
+            ids = np.asarray(f[STRATUM][()], np.int64)
+            try:
+                names = [str(t["name"]) for t in table]
+                prob = [float(t["probability"]) for t in table]
+                declared = [int(t["crossings"]) for t in table]
+            except (KeyError, TypeError, ValueError) as e:
+                raise DataError(f"{p}: attribute 'strata': each entry needs name, probability, crossings ({e})") from None
+            if ids.size and (ids.min() < 0 or ids.max() >= len(table)):
+                bad = int(np.flatnonzero((ids < 0) | (ids >= len(table)))[0])
+                raise DataError(f"{p}: dataset 'Stratum': event {bad}: stratum {ids[bad]} not in the "
+                                f"{len(table)} strata of attribute 'strata'")
+            counts = np.bincount(ids, minlength=len(table))
+            for k, (c, d) in enumerate(zip(counts, declared, strict=True)):
+                if c != d:
+                    raise DataError(f"{p}: attribute 'strata': stratum {names[k]!r} declares {d} crossings, "
+                                    f"dataset 'Stratum' has {int(c)}")
+            pr = np.asarray(prob)
+            if not (np.all(np.isfinite(pr)) and np.all(pr >= 0) and abs(pr.sum() - 1.0) < 1e-6):
+                raise DataError(f"{p}: attribute 'strata': probabilities must be >= 0 and sum to 1 "
+                                f"(value sum {pr.sum()!r})")
+            return Strata(names, prob, counts.tolist())
+        if has_w:
+            w = np.asarray(f[WEIGHTS][()], np.float64)
+            uniq, inv, counts = np.unique(w, return_inverse=True, return_counts=True)
+            if len(uniq) > 255:
+                raise DataError(f"{p}: dataset 'Weights': {len(uniq)} distinct weights without a 'Stratum' dataset "
+                                "(continuous weights are not supported: give each event its stratum)")
+            tot = float((uniq * counts).sum())
+            if not tot > 0:
+                raise DataError(f"{p}: dataset 'Weights': all weights are zero")
+            return Strata([f"w{k}" for k in range(len(uniq))], (uniq * counts / tot).tolist(), counts.tolist())
+    return Strata(["all"], [1.0], [n])
+
+
+def read_stratum_ids(path: str | os.PathLike[str], start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Per-event stratum ids (int64) of events ``start:stop`` (all 0 for an unweighted file)."""
+    with _open(path) as f:
+        n = int(f[DATASET].shape[0]) if DATASET in f else 0
+        a, b = _bounds(n, start, stop, Path(path))
+        if STRATUM in f:
+            return np.asarray(f[STRATUM][a:b], np.int64)
+        if WEIGHTS in f:
+            uniq = np.unique(np.asarray(f[WEIGHTS][()], np.float64))
+            return np.searchsorted(uniq, np.asarray(f[WEIGHTS][a:b], np.float64)).astype(np.int64)
+        return np.zeros(b - a, np.int64)
+
+
+def read_egamma_iso(path: str | os.PathLike[str], start: int = 0, stop: int | None = None) -> np.ndarray | None:
+    """e/gamma isolation flags (n, 4) uint8 of events ``start:stop``, or None when the file has none."""
+    with _open(path) as f:
+        if EGAMMA_ISO not in f:
+            return None
+        n = int(f[DATASET].shape[0]) if DATASET in f else 0
+        a, b = _bounds(n, start, stop, Path(path))
+        ds = f[EGAMMA_ISO]
+        if ds.shape[1:] != (4,) or ds.shape[0] != n:
+            raise DataError(f"{path}: dataset '{EGAMMA_ISO}': shape {ds.shape}, expected ({n}, 4)")
+        return np.asarray(ds[a:b], np.uint8)
+
+
+def event_weights(path: str | os.PathLike[str], start: int = 0, stop: int | None = None) -> np.ndarray | None:
+    """Per-event weights of events ``start:stop`` as the fraction of all crossings each stands for *within that
+    range* (every stratum keeps its probability: w = P_k / events of stratum k in the range; they sum to the
+    probability of the strata present), or None for an unweighted file."""
+    strata = read_strata(path)
+    if not strata.weighted:
+        return None
+    ids = read_stratum_ids(path, start, stop)
+    n = np.bincount(ids, minlength=len(strata)).astype(np.float64)
+    w = np.divide(strata.probability, n, out=np.zeros_like(n), where=n > 0)
+    return w[ids]

@@ -8,6 +8,12 @@ Derived quantities:
   menus, CMS-TRG-17-001, JINST 15 (2020) P10017 - verify; an approximation of the firmware eta range).
 * MET = the MET row's ET; leading-object ET per group (histograms filled only for events that have the
   object, normalised to all events; means are over all events with 0 for a missing object).
+
+A weighted file (a stitched zero bias: datasets ``Weights``/``Stratum``, :mod:`l1ad.data.adc2021`) also gets
+its *tails*: the leading e/gamma, muon and jet pT and the MET as fractions of LHC crossings per bin (weighted),
+in total and per stratum, on a log scale with the single-object seed thresholds of the menu marked
+(:func:`plot_tails`), and a weights panel (each stratum's share of crossings and of the file's events).
+Unweighted files get the same tail histograms with every event counting 1/N.
 """
 
 from __future__ import annotations
@@ -19,11 +25,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from l1ad.data.adc2021 import iter_events, read_attrs
+from l1ad.data.adc2021 import iter_events, read_attrs, read_strata, read_stratum_ids
 from l1ad.data.layout import GROUPS, ObjectClass
 from l1ad.errors import DataError
 
-__all__ = ["HISTOGRAMS", "plot_summaries", "summarize", "summarize_tracks"]
+__all__ = ["HISTOGRAMS", "TAILS", "plot_summaries", "plot_tails", "summarize", "summarize_tracks"]
 
 HT_JET_ET_MIN = 30.0  # GeV, CMS L1 HT jet threshold (CMS-TRG-17-001)
 HT_JET_ABS_ETA_MAX = 2.4
@@ -37,6 +43,13 @@ HISTOGRAMS: dict[str, tuple[np.ndarray, str, bool]] = {
     "leading_muon_pt": (np.arange(0.0, 202.0, 2.0), r"leading $\mu$ $p_T$ [GeV]", True),
     "object_eta": (np.linspace(-5.0, 5.0, 101), r"object $\eta$", False),
     "object_phi": (np.linspace(-np.pi, np.pi, 73), r"object $\phi$ [rad]", False),
+}
+#: tail histograms of a (weighted) zero bias: name -> (bin edges, axis label, row of the leading object)
+TAILS: dict[str, tuple[np.ndarray, str, int]] = {
+    "leading_egamma_et": (np.arange(0.0, 256.0, 4.0), r"leading e/$\gamma$ $E_T$ [GeV]", 1),
+    "leading_muon_pt": (np.arange(0.0, 129.0, 2.0), r"leading $\mu$ $p_T$ [GeV]", 5),
+    "leading_jet_et": (np.arange(0.0, 612.0, 12.0), "leading jet $E_T$ [GeV]", 9),
+    "met": (np.arange(0.0, 306.0, 6.0), r"$E_T^{miss}$ (ETMHF) [GeV]", 0),
 }
 _GROUP_NAMES = {ObjectClass.MET: "met", ObjectClass.EGAMMA: "egamma", ObjectClass.MUON: "muon", ObjectClass.JET: "jet"}
 
@@ -91,6 +104,31 @@ def _json_float(x: float) -> float | None:
     return None if not np.isfinite(x) else round(float(x), 6)
 
 
+class _Tails:
+    """Weighted leading-object histograms per stratum (fractions of crossings per bin), and the exact weighted
+    fraction above each menu threshold marked on the plot."""
+
+    def __init__(self, n_strata: int, marks: dict[str, list[tuple[str, float]]]) -> None:
+        self.k = n_strata
+        self.h = {name: np.zeros((n_strata, len(e) - 1)) for name, (e, _, _) in TAILS.items()}
+        self.over = {name: np.zeros(n_strata) for name in TAILS}
+        self.n = {name: np.zeros((n_strata, len(e) - 1), np.int64) for name, (e, _, _) in TAILS.items()}
+        self.marks = marks
+        self.above = {name: np.zeros(len(m)) for name, m in marks.items()}
+
+    def add(self, p: np.ndarray, sid: np.ndarray, w: np.ndarray) -> None:
+        for name, (edges, _, row) in TAILS.items():
+            v = p[:, row, 0]
+            has = p[:, row, 3] > 0
+            for i, (_, thr) in enumerate(self.marks.get(name, [])):
+                self.above[name][i] += w[has & (v >= thr)].sum()
+            idx = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, len(edges) - 2)
+            inside = has & (v < edges[-1])
+            np.add.at(self.h[name], (sid[inside], idx[inside]), w[inside])
+            np.add.at(self.n[name], (sid[inside], idx[inside]), 1)
+            np.add.at(self.over[name], sid[has & (v >= edges[-1])], w[has & (v >= edges[-1])])
+
+
 def summarize(path: str | os.PathLike[str], chunk_size: int = 200_000) -> dict[str, Any]:
     """One-pass summary of an ADC2021 file (or a b-tagging ``Tracks`` file, see :func:`summarize_tracks`)."""
     path = Path(path)
@@ -102,8 +140,16 @@ def summarize(path: str | os.PathLike[str], chunk_size: int = 200_000) -> dict[s
         except OSError:
             pass  # iter_events reports unreadable files
     acc = _Acc()
+    strata = read_strata(path)
+    probability = strata.probability
+    per_event = np.divide(probability, strata.counts, out=np.zeros(len(strata)), where=strata.counts > 0)
+    tacc = _Tails(len(strata), _menu_thresholds())
+    start = 0
     for block in iter_events(path, chunk_size=chunk_size):
         acc.add(block)
+        sid = read_stratum_ids(path, start, start + len(block))
+        tacc.add(block, sid, per_event[sid])
+        start += len(block)
     n = max(acc.n, 1)
     groups = {}
     for cls, _, k in GROUPS:
@@ -128,10 +174,23 @@ def summarize(path: str | os.PathLike[str], chunk_size: int = 200_000) -> dict[s
         for t in thresholds:
             above = counts[edges[:-1] >= t].sum() + acc.overflow[k]
             tails[f"{k}>={t}"] = round(float(above) / n, 8)
+    tail_json = {
+        name: {"edges": [round(float(e), 6) for e in edges], "label": label,
+               # fraction of LHC crossings per bin (weighted), in total and per stratum; raw events per bin
+               "fraction": tacc.h[name].sum(axis=0).tolist(), "overflow_fraction": float(tacc.over[name].sum()),
+               "fraction_by_stratum": tacc.h[name].tolist(), "events": tacc.n[name].sum(axis=0).tolist(),
+               # the menu's single-object thresholds: seed, threshold, weighted fraction of crossings at or above
+               "marks": [{"seed": sd, "threshold": thr, "fraction_above": float(tacc.above[name][i])}
+                         for i, (sd, thr) in enumerate(tacc.marks.get(name, []))]}
+        for name, (edges, label, _) in TAILS.items()
+    }
     return {
         "file": str(path),
         "kind": "events",
         "n_events": acc.n,
+        "weighted": strata.weighted,
+        "strata": strata.to_dict(),
+        "tails": tail_json,
         "attrs": read_attrs(path),
         "groups": groups,
         "means": mean,
@@ -214,5 +273,80 @@ def plot_summaries(summaries: list[dict[str, Any]], out_png: str | os.PathLike[s
     out = Path(out_png)
     with atomic_file(out, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+    return out
+
+
+def _menu_thresholds() -> dict[str, list[tuple[str, float]]]:
+    """Single-object seed thresholds of the default menu per tail histogram (marked on the tail plots)."""
+    try:
+        from l1ad.rates.menu import METCond, ObjectsCond, load_menu
+
+        menu = load_menu()
+    except Exception:  # noqa: BLE001 - the marks are a help, not a requirement
+        return {}
+    key = {"egamma": "leading_egamma_et", "muon": "leading_muon_pt", "jet": "leading_jet_et"}
+    out: dict[str, list[tuple[str, float]]] = {k: [] for k in TAILS}
+    for seed in menu.config.seeds:
+        if len(seed.conditions) != 1:
+            continue
+        c = seed.conditions[0]
+        if isinstance(c, ObjectsCond) and len(c.pt_min) == 1 and c.legs_isolation == ["none"]:
+            out[key[c.object.value]].append((seed.name, float(c.pt_min[0])))
+        elif isinstance(c, METCond):
+            out["met"].append((seed.name, float(c.met_min)))
+    return out
+
+
+def plot_tails(summary: dict[str, Any], out_png: str | os.PathLike[str], collision_rate_khz: float = 28609.3) -> Path:
+    """Weights and tails of one event file (PNG, atomic): per stratum its share of crossings and of the events;
+    leading e/gamma, muon, jet and MET as fraction of crossings per GeV, weighted, log scale, stacked by
+    stratum, with the menu's single-object thresholds and the rate above each threshold marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep as hep
+
+    from l1ad.io import atomic_file
+
+    strata = summary["strata"]
+    names = [s["name"] for s in strata]
+    fig, axes = plt.subplots(2, 3, figsize=(24, 13))
+    axes = axes.ravel()
+    ax = axes[0]
+    x = np.arange(len(names))
+    prob = np.array([s["probability"] for s in strata])
+    share = np.array([s["crossings"] for s in strata], float)
+    ax.bar(x - 0.2, prob, 0.4, label="fraction of LHC crossings")
+    ax.bar(x + 0.2, share / max(share.sum(), 1), 0.4, label="fraction of the file's events")
+    ax.set_yscale("log")
+    ax.set_xticks(x, names, rotation=60, ha="right", fontsize=9)
+    ax.set_title("strata: weight = crossings share / events share" if summary.get("weighted") else "unweighted")
+    ax.legend(fontsize=9)
+    axes[5].axis("off")
+    for ax, (name, (edges, label, _)) in zip(axes[1:5], TAILS.items(), strict=True):
+        t = summary["tails"][name]
+        width = np.diff(edges)
+        by = np.asarray(t["fraction_by_stratum"]) / width
+        keep = [k for k in range(by.shape[0]) if by[k].any()]
+        if keep:
+            hep.histplot([by[k] for k in keep], edges, ax=ax, stack=True, histtype="fill", alpha=0.6,
+                         label=[names[k] for k in keep], color=[plt.cm.tab20(k % 20) for k in keep])
+        hep.histplot(by.sum(axis=0), edges, ax=ax, color="black", label="total (weighted)")
+        for i, m in enumerate(t["marks"]):
+            ax.axvline(m["threshold"], color="red", ls="--", lw=1)
+            ax.text(m["threshold"], 0.95 - 0.12 * i, f" {m['seed']}: {m['fraction_above'] * collision_rate_khz:.1f} kHz",
+                    va="top", ha="left", fontsize=9, color="red", transform=ax.get_xaxis_transform())
+        if by.any():
+            ax.set_yscale("log")
+        ax.set_xlabel(label)
+        ax.set_ylabel("fraction of crossings / GeV")
+        ax.legend(fontsize=7, ncol=2)
+    fig.suptitle(f"l1ad data inspect: weights and tails of {Path(summary['file']).name}")
+    fig.tight_layout()
+    out = Path(out_png)
+    with atomic_file(out, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=70)
     plt.close(fig)
     return out

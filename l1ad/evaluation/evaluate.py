@@ -1,7 +1,7 @@
 """``l1ad evaluate ARTIFACT``: physics metrics + plots of a trained artifact, quantized vs float twin.
 
 AD models: per signal ROC/AUC, efficiency at FPR 1e-5 and at 1/5/10 kHz of 28.6 MHz zero bias (see
-:mod:`l1ad.evaluation.metrics`), score distributions. Scores are formed as the firmware forms them from the
+:mod:`l1ad.evaluation.metrics`; a weighted zero bias is weighted to LHC crossings), score distributions. Scores are formed as the firmware forms them from the
 quantized trigger model's outputs (:mod:`l1ad.models.scoring`). b-tagger: ROC, AUC, mistag at 70 % b eff.
 """
 
@@ -50,7 +50,7 @@ def _default_signals(data_dir: Path | None) -> list[Path]:
 
 
 def _evaluate_ad(art: Artifact, background: Path | None, signals: list[Path], data_dir: Path | None,
-                 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, dict[str, np.ndarray]], np.ndarray | None]:
     bg = art.meta.data.background if art.meta.data is not None else None
     test: tuple[int, int | None] = bg.test if bg is not None and bg.test is not None else (0, None)
     if background is None:
@@ -63,13 +63,16 @@ def _evaluate_ad(art: Artifact, background: Path | None, signals: list[Path], da
         same = bg is not None and bg.sha256 == D.file_provenance(background)["sha256"]
         start, stop = test if same else (0, None)
     words = D.load_words(background, start, stop)
+    from l1ad.data.adc2021 import event_weights
+
+    w_bkg = event_weights(background, start or 0, stop)
     x_bkg = art.preprocess(words)
     models = _variants(art)
     bkg = {k: trigger_scores(m, art.score_type, x_bkg) for k, m in models.items()}
     sig: dict[str, dict[str, np.ndarray]] = {}
     result: dict[str, Any] = {
         "background": {"file": str(background), "events": [start, stop if stop is not None else start + len(words)],
-                       "n": len(words)},
+                       "n": len(words), "weighted": w_bkg is not None},
         "rate_conversion": {"zero_bias_rate_hz": ZERO_BIAS_RATE_HZ, "formula": "FPR = rate / 28.6 MHz",
                             "working_points": WORKING_POINTS},
         "signals": {},
@@ -78,15 +81,15 @@ def _evaluate_ad(art: Artifact, background: Path | None, signals: list[Path], da
         path = D.resolve_data_file(s, data_dir)
         xs = art.preprocess(D.load_words(path))
         sig[path.stem] = {k: trigger_scores(m, art.score_type, xs) for k, m in models.items()}
-        per = {k: ad_metrics(bkg[k], v) for k, v in sig[path.stem].items()}
+        per = {k: ad_metrics(bkg[k], v, w_bkg) for k, v in sig[path.stem].items()}
         if "float" in per:
-            per["ratio_quantized_over_float_uncertainty"] = quantized_over_float(bkg, sig[path.stem])
+            per["ratio_quantized_over_float_uncertainty"] = quantized_over_float(bkg, sig[path.stem], weights=w_bkg)
             per["ratio_quantized_over_float"] = {
                 wp: per["quantized"]["working_points"][wp]["efficiency"]
                 / per["float"]["working_points"][wp]["efficiency"]
                 if per["float"]["working_points"][wp]["efficiency"] > 0 else None for wp in WORKING_POINTS}
         result["signals"][path.stem] = {"file": str(path), **per}
-    return result, bkg, sig
+    return result, bkg, sig, w_bkg
 
 
 def _evaluate_btag(art: Artifact, jets: Path | None, data_dir: Path | None) -> tuple[dict[str, Any], Any, Any]:
@@ -124,11 +127,11 @@ def evaluate_artifact(artifact: str | Path, out: str | Path, data_dir: str | Pat
             write_json(tmp / "metrics.json", result)
         return result
     sig_paths = [Path(s) for s in signals] if signals else _default_signals(dd)
-    res, bkg, sig = _evaluate_ad(art, Path(background) if background else None, sig_paths, dd)
+    res, bkg, sig, bkg_w = _evaluate_ad(art, Path(background) if background else None, sig_paths, dd)
     result = {"model": art.name, "kind": art.kind, "score": art.score_type, **res}
     with atomic_dir(out) as tmp:
         if sig:
-            plots.plot_ad_rocs(bkg, sig, tmp / "roc.png", art.name)
-        plots.plot_score_distributions(bkg, sig, tmp / "scores.png", art.name)
+            plots.plot_ad_rocs(bkg, sig, tmp / "roc.png", art.name, bkg_w)
+        plots.plot_score_distributions(bkg, sig, tmp / "scores.png", art.name, bkg_w)
         write_json(tmp / "metrics.json", result)
     return result

@@ -33,15 +33,17 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def plot_ad_rocs(bkg: dict[str, np.ndarray], sig: dict[str, dict[str, np.ndarray]], path: Path, title: str) -> Path:
-    """``bkg[variant]``, ``sig[signal][variant]``: one colour per signal, solid = quantized, dashed = float."""
+def plot_ad_rocs(bkg: dict[str, np.ndarray], sig: dict[str, dict[str, np.ndarray]], path: Path, title: str,
+                 weights: np.ndarray | None = None) -> Path:
+    """``bkg[variant]``, ``sig[signal][variant]``: one colour per signal, solid = quantized, dashed = float;
+    ``weights``: background event weights (a stitched zero bias)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(9, 8))
     for i, (name, per) in enumerate(sig.items()):
         for variant, style in (("quantized", "-"), ("float", "--")):
             if variant not in per:
                 continue
-            fpr, tpr, auc = roc(bkg[variant], per[variant])
+            fpr, tpr, auc = roc(bkg[variant], per[variant], weights)
             ax.plot(fpr, tpr, style, color=f"C{i}", label=f"{name} {variant} (AUC {auc:.3f})")
     for wp, f in WORKING_POINTS.items():
         ax.axvline(f, color="grey", lw=0.8, ls=":")
@@ -57,7 +59,7 @@ def plot_ad_rocs(bkg: dict[str, np.ndarray], sig: dict[str, dict[str, np.ndarray
 
 
 def plot_score_distributions(bkg: dict[str, np.ndarray], sig: dict[str, dict[str, np.ndarray]], path: Path,
-                             title: str) -> Path:
+                             title: str, weights: np.ndarray | None = None) -> Path:
     plt = _plt()
     variants = [v for v in ("quantized", "float") if v in bkg]
     fig, axes = plt.subplots(1, len(variants), figsize=(9 * len(variants), 7), squeeze=False)
@@ -66,7 +68,7 @@ def plot_score_distributions(bkg: dict[str, np.ndarray], sig: dict[str, dict[str
         hi = float(np.quantile(allv, 0.999)) or 1.0
         bins = np.linspace(0, hi * 1.05, 60)
         ax.hist(np.clip(bkg[variant], 0, bins[-1]), bins=bins, histtype="stepfilled", alpha=0.3, color="grey",
-                density=True, label="zero bias")
+                density=True, weights=weights, label="zero bias" + (" (weighted)" if weights is not None else ""))
         for i, (name, per) in enumerate(sig.items()):
             ax.hist(np.clip(per[variant], 0, bins[-1]), bins=bins, histtype="step", color=f"C{i}", density=True,
                     label=name)

@@ -91,6 +91,8 @@ class BackgroundRecord(FileRecord):
     validation: tuple[int, int] | None = None
     test: tuple[int, int] | None = None
     drop_lsbs: dict[str, int] | None = None
+    #: a stitched zero bias (datasets Weights/Stratum): training and thresholds used the crossing weights
+    weighted: bool = False
 
 
 class JetsRecord(FileRecord):

@@ -53,7 +53,8 @@ def run_dask(
         batch = max(4, 2 * threads)
     # hash=False: a fresh key per run, so a previous run's released copy can never be picked up
     [emu_future] = client.scatter([emu], broadcast=True, hash=False)
-    totals = {name: SampleCounts(emu.seed_names) for name in samples}
+    totals = {name: SampleCounts(emu.seed_names, chunks[0].n_strata if chunks else 1)
+              for name, chunks in samples.items()}
     todo = iter([(name, c) for name, chunks in samples.items() for c in chunks])
     run_id = uuid.uuid4().hex[:12]
     pending = as_completed()

@@ -53,13 +53,16 @@ class ScoreModel(Protocol):
 
 
 class EventReader(Protocol):
+    """Reads events; optionally (``read_strata``, ``read_egamma_iso``, ``strata``) the weights and isolation flags
+    that :mod:`l1ad.data.adc2021` files carry. A reader without them gives unweighted, flag-less events."""
+
     def count(self, path: str) -> int: ...
 
     def read(self, path: str, start: int, stop: int) -> np.ndarray: ...
 
 
 class Hdf5Reader:
-    """ADC2021 event files through :mod:`l1ad.data.adc2021` (validated, bounded slices)."""
+    """ADC2021 event files through :mod:`l1ad.data.adc2021` (validated, bounded slices, weights, e/gamma flags)."""
 
     def count(self, path: str) -> int:
         from l1ad.data.adc2021 import count_events
@@ -71,44 +74,111 @@ class Hdf5Reader:
 
         return read_events(path, start=start, stop=stop)
 
+    def strata(self, path: str) -> Any:
+        from l1ad.data.adc2021 import read_strata
+
+        return read_strata(path)
+
+    def read_strata(self, path: str, start: int, stop: int) -> np.ndarray:
+        from l1ad.data.adc2021 import read_stratum_ids
+
+        return read_stratum_ids(path, start, stop)
+
+    def read_egamma_iso(self, path: str, start: int, stop: int) -> np.ndarray | None:
+        from l1ad.data.adc2021 import read_egamma_iso
+
+        return read_egamma_iso(path, start, stop)
+
 
 @dataclass(frozen=True)
 class Chunk:
+    """Events ``start:stop`` of ``path``; their strata are counted as ``stratum_offset + file stratum`` of a sample
+    with ``n_strata`` strata (several weighted files keep their strata apart)."""
+
     path: str
     start: int
     stop: int
+    stratum_offset: int = 0
+    n_strata: int = 1
 
     @property
     def n(self) -> int:
         return self.stop - self.start
 
 
+def _zeros(*shape: int) -> np.ndarray:
+    return np.zeros(shape, np.int64)
+
+
 @dataclass
 class SampleCounts:
-    """Everything the rate report needs from one sample (or one chunk of it), all exact integers."""
+    """Everything the rate report needs from one sample (or one chunk of it), all exact integers, per stratum.
+
+    An unweighted sample has one stratum; the sums over strata (``n_events``, ``seed_counts``, ...) are then the
+    plain counts. Weights (``l1ad.rates.weights.StratumWeights``) are applied only when numbers are reported."""
 
     seed_names: tuple[str, ...]
-    n_events: int = 0
-    #: scores of all events
-    scores: ScoreHistogram = field(default_factory=ScoreHistogram)
-    #: scores of the events no menu seed fires on (pure rate / efficiency gain at any threshold)
-    scores_menu_off: ScoreHistogram = field(default_factory=ScoreHistogram)
-    seed_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    menu_count: int = 0
+    n_strata: int = 1
+    #: events per stratum
+    n_by_stratum: np.ndarray = field(default_factory=lambda: _zeros(0))
+    #: per stratum: scores of all events, and of the events no menu seed fires on (pure rate / gain)
+    hists: list[ScoreHistogram] = field(default_factory=list)
+    hists_menu_off: list[ScoreHistogram] = field(default_factory=list)
+    seed_by_stratum: np.ndarray = field(default_factory=lambda: _zeros(0, 0))
+    menu_by_stratum: np.ndarray = field(default_factory=lambda: _zeros(0))
     #: thresholds at which events with score > T were counted exactly (signals: the zero-bias thresholds)
     at_thresholds: tuple[int, ...] = ()
-    n_above_at: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    n_above_at_menu_off: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    above_at_by_stratum: np.ndarray = field(default_factory=lambda: _zeros(0, 0))
+    above_at_menu_off_by_stratum: np.ndarray = field(default_factory=lambda: _zeros(0, 0))
 
     def __post_init__(self) -> None:
-        if self.seed_counts.size == 0:
-            self.seed_counts = np.zeros(len(self.seed_names), np.int64)
-        if self.n_above_at.size == 0:
-            self.n_above_at = np.zeros(len(self.at_thresholds), np.int64)
-            self.n_above_at_menu_off = np.zeros(len(self.at_thresholds), np.int64)
+        k, s, t = self.n_strata, len(self.seed_names), len(self.at_thresholds)
+        if self.n_by_stratum.size == 0:
+            self.n_by_stratum = _zeros(k)
+        if not self.hists:
+            self.hists = [ScoreHistogram() for _ in range(k)]
+            self.hists_menu_off = [ScoreHistogram() for _ in range(k)]
+        if self.seed_by_stratum.size == 0:
+            self.seed_by_stratum = _zeros(k, s)
+        if self.menu_by_stratum.size == 0:
+            self.menu_by_stratum = _zeros(k)
+        if self.above_at_by_stratum.size == 0:
+            self.above_at_by_stratum = _zeros(k, t)
+            self.above_at_menu_off_by_stratum = _zeros(k, t)
 
+    # -- sums over strata (the plain counts of an unweighted sample) ------------------------------------
+    @property
+    def n_events(self) -> int:
+        return int(self.n_by_stratum.sum())
+
+    @property
+    def seed_counts(self) -> np.ndarray:
+        return self.seed_by_stratum.sum(axis=0)
+
+    @property
+    def menu_count(self) -> int:
+        return int(self.menu_by_stratum.sum())
+
+    @property
+    def n_above_at(self) -> np.ndarray:
+        return self.above_at_by_stratum.sum(axis=0)
+
+    @property
+    def n_above_at_menu_off(self) -> np.ndarray:
+        return self.above_at_menu_off_by_stratum.sum(axis=0)
+
+    @property
+    def scores(self) -> ScoreHistogram:
+        """Score histogram of all events, unweighted (the stratum's own for a one-stratum sample)."""
+        return self.hists[0] if self.n_strata == 1 else ScoreHistogram.sum(self.hists)
+
+    @property
+    def scores_menu_off(self) -> ScoreHistogram:
+        return self.hists_menu_off[0] if self.n_strata == 1 else ScoreHistogram.sum(self.hists_menu_off)
+
+    # -- merging --------------------------------------------------------------------------------------------
     def merge(self, other: SampleCounts) -> SampleCounts:
-        out = SampleCounts(self.seed_names)
+        out = SampleCounts(self.seed_names, self.n_strata)
         out.absorb(self)
         out.absorb(other)
         return out
@@ -117,30 +187,39 @@ class SampleCounts:
         """Add ``other``'s counts into this one (in place)."""
         if self.seed_names != other.seed_names:
             raise ValueError("cannot merge counts from different menus")
+        if self.n_strata != other.n_strata:
+            raise ValueError(f"cannot merge counts with {other.n_strata} strata into {self.n_strata}")
         if self.n_events == 0 and not self.at_thresholds:
             self.at_thresholds = other.at_thresholds
-            self.n_above_at = np.zeros(len(other.at_thresholds), np.int64)
-            self.n_above_at_menu_off = np.zeros(len(other.at_thresholds), np.int64)
+            self.above_at_by_stratum = _zeros(self.n_strata, len(other.at_thresholds))
+            self.above_at_menu_off_by_stratum = _zeros(self.n_strata, len(other.at_thresholds))
         if self.at_thresholds != other.at_thresholds:
             raise ValueError("cannot merge counts taken at different thresholds")
-        self.n_events += other.n_events
-        self.scores += other.scores
-        self.scores_menu_off += other.scores_menu_off
-        self.seed_counts = self.seed_counts + other.seed_counts
-        self.menu_count += other.menu_count
-        self.n_above_at = self.n_above_at + other.n_above_at
-        self.n_above_at_menu_off = self.n_above_at_menu_off + other.n_above_at_menu_off
+        self.n_by_stratum = self.n_by_stratum + other.n_by_stratum
+        for mine, theirs in ((self.hists, other.hists), (self.hists_menu_off, other.hists_menu_off)):
+            for k in range(self.n_strata):
+                if theirs[k].n_total:
+                    mine[k] += theirs[k]
+        self.seed_by_stratum = self.seed_by_stratum + other.seed_by_stratum
+        self.menu_by_stratum = self.menu_by_stratum + other.menu_by_stratum
+        self.above_at_by_stratum = self.above_at_by_stratum + other.above_at_by_stratum
+        self.above_at_menu_off_by_stratum = self.above_at_menu_off_by_stratum + other.above_at_menu_off_by_stratum
 
-    def count_above(self, threshold: int, menu_off: bool = False) -> int:
-        """Events with score > threshold (exact: a counted threshold, or from the histogram)."""
+    def above_by_stratum(self, threshold: int, menu_off: bool = False) -> np.ndarray:
+        """Events with score > threshold per stratum (exact: a counted threshold, or from the histograms)."""
         if threshold in self.at_thresholds:
             i = self.at_thresholds.index(threshold)
-            return int((self.n_above_at_menu_off if menu_off else self.n_above_at)[i])
-        return int((self.scores_menu_off if menu_off else self.scores).n_above(threshold))
+            return (self.above_at_menu_off_by_stratum if menu_off else self.above_at_by_stratum)[:, i].copy()
+        hs = self.hists_menu_off if menu_off else self.hists
+        return np.array([int(h.n_above(threshold)) if h.n_total else 0 for h in hs], np.int64)
+
+    def count_above(self, threshold: int, menu_off: bool = False) -> int:
+        """Events with score > threshold, summed over strata."""
+        return int(self.above_by_stratum(threshold, menu_off).sum())
 
     @classmethod
-    def total(cls, parts: Iterable[SampleCounts], seed_names: Sequence[str]) -> SampleCounts:
-        out = cls(tuple(seed_names))
+    def total(cls, parts: Iterable[SampleCounts], seed_names: Sequence[str], n_strata: int = 1) -> SampleCounts:
+        out = cls(tuple(seed_names), n_strata)
         for p in parts:
             out.absorb(p)
         return out
@@ -150,14 +229,15 @@ class SampleCounts:
             return NotImplemented
         return (
             self.seed_names == other.seed_names
-            and self.n_events == other.n_events
-            and self.scores == other.scores
-            and self.scores_menu_off == other.scores_menu_off
-            and np.array_equal(self.seed_counts, other.seed_counts)
-            and self.menu_count == other.menu_count
+            and self.n_strata == other.n_strata
+            and np.array_equal(self.n_by_stratum, other.n_by_stratum)
+            and all(a == b for a, b in zip(self.hists, other.hists, strict=True))
+            and all(a == b for a, b in zip(self.hists_menu_off, other.hists_menu_off, strict=True))
+            and np.array_equal(self.seed_by_stratum, other.seed_by_stratum)
+            and np.array_equal(self.menu_by_stratum, other.menu_by_stratum)
             and self.at_thresholds == other.at_thresholds
-            and np.array_equal(self.n_above_at, other.n_above_at)
-            and np.array_equal(self.n_above_at_menu_off, other.n_above_at_menu_off)
+            and np.array_equal(self.above_at_by_stratum, other.above_at_by_stratum)
+            and np.array_equal(self.above_at_menu_off_by_stratum, other.above_at_menu_off_by_stratum)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -181,6 +261,8 @@ class Emulation:
     hist_shift: int = 0
     #: events kept with exact score values (the top of the distribution, where the thresholds are)
     tail_events: int = DEFAULT_TAIL_EVENTS
+    #: per stratum of a weighted sample (its own share of the tail); used when it has one entry per stratum
+    tail_events_by_stratum: tuple[int, ...] = ()
     #: thresholds at which to count score > T exactly (the signal pass, after the zero-bias thresholds)
     count_at: tuple[int, ...] = ()
     #: events per vectorised step (encode, predict, menu) inside a chunk: the temporaries of a step stay
@@ -207,16 +289,22 @@ class Emulation:
             raise ValueError(f"model.predict returned {s.size} scores for {words.shape[0]} events")
         return s.reshape(-1).astype(np.int64, copy=False)
 
-    def decisions(self, particles: np.ndarray, words: np.ndarray) -> np.ndarray:
+    def decisions(self, particles: np.ndarray, words: np.ndarray, egamma_iso: np.ndarray | None = None
+                  ) -> np.ndarray:
         """Per-seed menu decisions bool (N, n_seeds) (on the decoded words with ``menu_on_words``)."""
         assert self.menu is not None
         if self.menu_on_words:
-            return self.menu.evaluate_words(words, self.encoding)
-        return self.menu.evaluate(particles)
+            return self.menu.evaluate_words(words, self.encoding, egamma_iso)
+        return self.menu.evaluate(particles, egamma_iso)
+
+    def tail_for(self, stratum: int, n_strata: int) -> int:
+        if len(self.tail_events_by_stratum) == n_strata:
+            return int(self.tail_events_by_stratum[stratum])
+        return self.tail_events
 
 
 def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
-    """Read, encode, score and run the menu on one chunk; return its exact counts.
+    """Read, encode, score and run the menu on one chunk; return its exact counts per stratum.
 
     Encoding and menu run in steps of ``emu.batch`` events (cache-sized temporaries); the model scores the
     chunk's words in one call.
@@ -229,34 +317,50 @@ def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
     n = particles.shape[0]
     if n != chunk.n:
         raise DataError(f"{chunk.path}: read {n} events for rows {chunk.start}:{chunk.stop}")
+    k_strata = chunk.n_strata
+    read_strata = getattr(emu.reader, "read_strata", None)
+    sid = (np.zeros(n, np.int64) if read_strata is None
+           else np.asarray(read_strata(chunk.path, chunk.start, chunk.stop), np.int64) + chunk.stratum_offset)
+    if sid.shape != (n,) or (n and (sid.min() < 0 or sid.max() >= k_strata)):
+        raise DataError(f"{chunk.path}: stratum ids of events {chunk.start}:{chunk.stop} outside 0..{k_strata - 1}")
+    read_iso = getattr(emu.reader, "read_egamma_iso", None)
+    iso = None if (read_iso is None or emu.menu is None) else read_iso(chunk.path, chunk.start, chunk.stop)
     words = np.empty((n, N_INPUTS), dtype=np.int64)
     fired = np.zeros(n, dtype=bool)
-    seed_counts = np.zeros(len(emu.seed_names), dtype=np.int64)
+    decisions = np.zeros((n, len(emu.seed_names)), dtype=bool)
     for a in range(0, n, emu.batch):
         b = min(a + emu.batch, n)
         p = particles[a:b]
         words[a:b] = emu.words(p)
         if emu.menu is not None:
-            d = emu.decisions(p, words[a:b])
-            seed_counts += d.sum(axis=0)
+            d = emu.decisions(p, words[a:b], None if iso is None else iso[a:b])
+            decisions[a:b] = d
             fired[a:b] = d.any(axis=1)
     # one predict call per chunk: FixedPointModel.predict steps through cache-sized batches itself and
     # has a per-call setup cost (~1 ms, BLAS thread limits)
     scores = emu.scores(words)
     del words
-    off = scores[~fired]
     t = np.asarray(emu.count_at, dtype=np.int64)
-    return SampleCounts(
-        emu.seed_names,
-        n_events=n,
-        scores=ScoreHistogram.from_scores(scores, emu.hist_shift, emu.tail_events),
-        scores_menu_off=ScoreHistogram.from_scores(off, emu.hist_shift, emu.tail_events),
-        seed_counts=seed_counts,
-        menu_count=int(fired.sum()),
-        at_thresholds=tuple(int(x) for x in t),
-        n_above_at=(scores[None, :] > t[:, None]).sum(axis=1).astype(np.int64),
-        n_above_at_menu_off=(off[None, :] > t[:, None]).sum(axis=1).astype(np.int64),
-    )
+    out = SampleCounts(emu.seed_names, k_strata, at_thresholds=tuple(int(x) for x in t))
+    present = np.unique(sid)
+    for k in present:
+        sel = sid == k
+        s_k, fired_k = scores[sel], fired[sel]
+        off = s_k[~fired_k]
+        tail = emu.tail_for(int(k), k_strata)
+        out.n_by_stratum[k] = int(sel.sum())
+        out.hists[k] = ScoreHistogram.from_scores(s_k, emu.hist_shift, tail)
+        out.hists_menu_off[k] = ScoreHistogram.from_scores(off, emu.hist_shift, tail)
+        out.seed_by_stratum[k] = decisions[sel].sum(axis=0)
+        out.menu_by_stratum[k] = int(fired_k.sum())
+        out.above_at_by_stratum[k] = (s_k[None, :] > t[:, None]).sum(axis=1)
+        out.above_at_menu_off_by_stratum[k] = (off[None, :] > t[:, None]).sum(axis=1)
+    for k in range(k_strata):  # strata without events in this chunk: empty histograms of the same binning
+        if k not in present:
+            tail = emu.tail_for(k, k_strata)
+            out.hists[k] = ScoreHistogram(emu.hist_shift, tail)
+            out.hists_menu_off[k] = ScoreHistogram(emu.hist_shift, tail)
+    return out
 
 
 def check_files(
@@ -287,15 +391,20 @@ def plan_chunks(
     counts: Sequence[int],
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     first: Sequence[int] | None = None,
+    strata: Sequence[int] | None = None,
 ) -> list[Chunk]:
     """Split files into (file, start, stop) chunks of at most ``chunk_size`` events, from event ``first[i]``
-    of file i (default 0) to its end."""
+    of file i (default 0) to its end. ``strata[i]``: the number of strata of file i (default 1); the sample's
+    strata are the files' strata one after the other."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
     first = [0] * len(paths) if first is None else first
+    strata = [1] * len(paths) if strata is None else strata
+    offsets = np.concatenate([[0], np.cumsum(strata)]).astype(int)
+    total = int(offsets[-1])
     return [
-        Chunk(str(p), a, min(a + chunk_size, n))
-        for p, n, f in zip(paths, counts, first, strict=True)
+        Chunk(str(p), a, min(a + chunk_size, n), int(off), total)
+        for p, n, f, off in zip(paths, counts, first, offsets[:-1], strict=True)
         for a in range(f, n, chunk_size)
     ]
 
@@ -328,7 +437,7 @@ def held_out_first_event(artifact: str | os.PathLike[str], paths: Sequence[str |
 
 def run_local(chunks: Sequence[Chunk], emu: Emulation, progress: Any = None) -> SampleCounts:
     """Process chunks one after the other in this process (memory: one chunk + the histograms)."""
-    total = SampleCounts(emu.seed_names)
+    total = SampleCounts(emu.seed_names, chunks[0].n_strata if chunks else 1)
     for c in chunks:
         total.absorb(process_chunk(c, emu))
         if progress is not None:

@@ -1,8 +1,9 @@
 """Rate report: rich tables on the terminal, ``rates.json`` and PNG plots (numbers and plots side by side).
 
-Plots: ``rate_vs_threshold.png`` (rate with Clopper-Pearson band, target lines, chosen thresholds),
+Plots: ``rate_vs_threshold.png`` (rate with its 68 % band, target lines, chosen thresholds),
 ``efficiency_vs_rate.png`` (per signal, anomaly trigger alone and gain over the menu),
-``score_distributions.png`` (normalised integer-score histograms of zero bias and signals).
+``score_distributions.png`` (integer-score distributions of zero bias (weighted) and signals),
+``menu_rates.png`` (each seed's emulated rate with its band next to its reference).
 """
 
 from __future__ import annotations
@@ -19,20 +20,25 @@ __all__ = ["print_summary", "write_report"]
 
 
 def print_summary(summary: RatesSummary, console: Any = None) -> None:
-    """Threshold table, menu/pure-rate table and signal efficiencies on the terminal (rich)."""
+    """Threshold table, menu table (with the reference rates), signal efficiencies on the terminal (rich)."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
     zb = summary.zero_bias
     rm = summary.rate_model
+    w = summary.weights
+    strata = (f", {len(w)} strata weighted to LHC crossings (effective events per rate in 'n_eff')"
+              if w.weighted else "")
     console.print(
-        f"zero bias: {zb.n_events:,} events; collision rate {rm.collision_rate_hz / 1e6:.3f} MHz "
+        f"zero bias: {zb.n_events:,} events{strata}; collision rate {rm.collision_rate_hz / 1e6:.3f} MHz "
         f"({rm.bunch_crossing_mhz} MHz x {rm.filled_bunches}/{rm.total_bunches}); trigger = score > threshold"
     )
     rows = summary.per_threshold()
-    t = Table(title="Anomaly-trigger thresholds (rates in kHz, 68% Clopper-Pearson)")
-    for col in ("target", "threshold", "score value", "events", "rate", "68% CI", "pure rate", "menu OR AD"):
+    band = "68% bootstrap/CP" if w.weighted else "68% Clopper-Pearson"
+    t = Table(title=f"Anomaly-trigger thresholds (rates in kHz, {band})")
+    for col in ("target", "threshold", "score value", "events", "n_eff", "rate", "68% CI", "pure rate",
+                "menu OR AD"):
         # pure rate: events no menu seed fires on; menu OR AD: total L1 rate with the anomaly trigger added
         t.add_column(col, justify="right")
     for r in rows:
@@ -42,9 +48,10 @@ def print_summary(summary: RatesSummary, console: Any = None) -> None:
             str(r["threshold"]),
             "-" if tv is None else f"{tv:.6g}",
             f"{r['n_pass']:,}",
+            f"{r['n_eff']:,.0f}",
             f"{r['rate_khz']:.3f}",
             f"[{r['rate_lo_khz']:.3f}, {r['rate_hi_khz']:.3f}]",
-            f"{r['pure_rate']['khz']:.3f}",
+            f"{r['pure_rate']['khz']:.3f} [{r['pure_rate']['lo_khz']:.3f}, {r['pure_rate']['hi_khz']:.3f}]",
             f"{r['menu_or_ad_rate']['khz']:.1f}",
         )
     console.print(t)
@@ -57,13 +64,16 @@ def print_summary(summary: RatesSummary, console: Any = None) -> None:
     menu = summary.menu()
     if not menu["seeds"]:
         console.print("no L1 menu (--menu none): pure rate = anomaly-trigger rate")
-    m = Table(title="Emulated L1 menu on zero bias (kHz)")
-    m.add_column("seed")
-    m.add_column("events", justify="right")
-    m.add_column("rate", justify="right")
-    m.add_column("68% CI", justify="right")
+    m = Table(title="Emulated L1 menu on zero bias (kHz): l1ad vs reference")
+    for col in ("seed", "events", "n_eff", "rate", "68% CI", "reference", "ratio"):
+        m.add_column(col, justify="left" if col == "seed" else "right")
     for name, v in [*menu["seeds"].items(), ("menu OR", menu["total"])]:
-        m.add_row(name, f"{v['n']:,}", f"{v['khz']:.2f}", f"[{v['lo_khz']:.2f}, {v['hi_khz']:.2f}]")
+        ref = v.get("reference_khz")
+        ratio = v.get("ratio")
+        flag = "" if v.get("within_tolerance", True) else " [red]x[/]"
+        m.add_row(name, f"{v['n']:,}", "-" if v["n_eff"] is None else f"{v['n_eff']:,.0f}", f"{v['khz']:.2f}",
+                  f"[{v['lo_khz']:.2f}, {v['hi_khz']:.2f}]", "-" if ref is None else f"{ref:.2f}",
+                  "-" if ratio is None else f"{ratio:.2f}{flag}")
     if menu["seeds"]:
         console.print(m)
     if summary.signals:
@@ -130,7 +140,7 @@ def _plots(out: Path, summary: RatesSummary, data: dict[str, Any]) -> dict[str, 
             r = np.asarray(e["rate_khz"])
             ax.plot(r, e["eff_ad"], color=f"C{i}", label=f"{name} (AD)")
             ax.plot(r, e["eff_gain_over_menu"], color=f"C{i}", ls=":", label=f"{name} (gain over menu)")
-            eff_menu = summary.signals[name].menu_count / summary.signals[name].n_events
+            eff_menu = summary._frac(name, summary.signals[name].menu_by_stratum)[0]
             ax.axhline(eff_menu, color=f"C{i}", ls="-.", lw=0.8, label=f"{name} (menu alone)")
         for c in summary.choices:
             ax.axvline(c.target_khz, ls="--", lw=0.8, color="gray")
@@ -140,23 +150,44 @@ def _plots(out: Path, summary: RatesSummary, data: dict[str, Any]) -> dict[str, 
         ax.legend(fontsize=10)
         paths["efficiency_vs_rate"] = _save(fig, out / "efficiency_vs_rate.png")
 
-    # score distributions
+    # score distributions (zero bias weighted to LHC crossings)
     fig, ax = plt.subplots(figsize=(9, 7))
-    samples = {"zero_bias": summary.zero_bias, **summary.signals}
-    pairs = {name: sc.scores.coarse_pairs()[:2] for name, sc in samples.items() if sc.n_events}
-    lo = min(int(v[0]) for v, _ in pairs.values())
-    hi = max(int(v[-1]) for v, _ in pairs.values())
-    edges = np.unique(np.linspace(lo, hi + 1, 201).astype(np.int64))  # common integer bins for all samples
-    for i, (name, (v, n)) in enumerate(pairs.items()):
-        h, _ = np.histogram(v, bins=edges, weights=n.astype(float))
-        ax.stairs(h / n.sum(), edges, color=f"C{i}", label=name)
+    hists = data["score_histograms"]
+    for i, (name, h) in enumerate(hists.items()):
+        if not h["values"]:
+            continue
+        v = np.asarray(h["values"], float)
+        ax.stairs(h["fraction"], np.append(v, v[-1] + h["bin_width"]), color=f"C{i}", label=name)
     for c in summary.choices:
         ax.axvline(c.threshold, ls="--", lw=0.8, color="gray")
     ax.set_yscale("log")
     ax.set_xlabel("integer score", loc="center")
-    ax.set_ylabel("fraction of events")
+    ax.set_ylabel("fraction of events (zero bias: of LHC crossings)")
     ax.legend(fontsize=12)
     paths["score_distributions"] = _save(fig, out / "score_distributions.png")
+
+    # menu: emulated rate with its band next to the reference
+    seeds = data["menu"]["seeds"]
+    if seeds:
+        names = list(seeds)
+        y = np.arange(len(names))
+        fig, ax = plt.subplots(figsize=(10, 0.35 * len(names) + 2))
+        khz = np.array([seeds[n]["khz"] for n in names])
+        lo = np.array([seeds[n]["lo_khz"] for n in names])
+        hi = np.array([seeds[n]["hi_khz"] for n in names])
+        ax.errorbar(np.maximum(khz, 1e-3), y, xerr=[khz - lo, hi - khz], fmt="o", color="C0", label="l1ad")
+        ref = [seeds[n].get("reference_khz") for n in names]
+        if any(r is not None for r in ref):
+            tol = data["menu"]["reference_tolerance"]
+            r = np.array([np.nan if x is None else x for x in ref])
+            ax.plot(r, y, "|", ms=14, mew=2, color="C3", label="reference")
+            ax.hlines(y, r / tol, r * tol, color="C3", alpha=0.3, lw=6, label=f"reference x/÷ {tol:g}")
+        ax.set_yticks(y, names, fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("rate [kHz]")
+        ax.invert_yaxis()
+        ax.legend(fontsize=9)
+        paths["menu_rates"] = _save(fig, out / "menu_rates.png")
     return paths
 
 

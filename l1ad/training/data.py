@@ -15,7 +15,7 @@ from l1ad.errors import DataError
 from l1ad.io import sha256_file
 
 __all__ = ["Split", "file_provenance", "load_jets", "load_words", "resolve_data_file", "split_counts",
-           "input_fields"]
+           "input_fields", "split_event_weights"]
 
 DEFAULT_SIGNALS = ("ato4l", "leptoquark", "hToTauTau", "hChToTauNu")
 
@@ -88,6 +88,18 @@ def load_words(path: Path, start: int = 0, stop: int | None = None) -> np.ndarra
     from l1ad.data.encoding import read_words
 
     return read_words(path, start, stop, _encoding())
+
+
+def split_event_weights(path: Path, split: Split) -> np.ndarray | None:
+    """Per-event weights of a stitched (weighted) zero-bias file over the split's events, each split renormalised
+    per stratum to itself (the file's strata are interleaved, so every split holds each stratum in proportion);
+    None for an unweighted file."""
+    from l1ad.data.adc2021 import event_weights
+
+    parts = [event_weights(path, p.start, p.stop) for p in (split.train, split.val, split.test)]
+    if parts[0] is None:
+        return None
+    return np.concatenate([p if p is not None else np.zeros(0) for p in parts])
 
 
 def count(path: Path) -> int:

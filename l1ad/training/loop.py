@@ -108,9 +108,12 @@ def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
               params: TrainingParams, pruning: PruningConfig, label: str,
               checkpoint: Path | None = None, epochs: int | None = None,
               learning_rate: float | None = None, average_weights: bool = False,
-              clip_kernels: tuple[list[str], float] | None = None) -> FitResult:
+              clip_kernels: tuple[list[str], float] | None = None, sample_weight: np.ndarray | None = None,
+              val_weight: np.ndarray | None = None) -> FitResult:
     """``average_weights``: run all ``epochs`` (no early stopping) and keep the mean of the per-epoch weights.
-    ``clip_kernels``: (layer names, limit) whose kernels stay within +-limit (clipped after every step)."""
+    ``clip_kernels``: (layer names, limit) whose kernels stay within +-limit (clipped after every step).
+    ``sample_weight``/``val_weight``: per-event loss weights (a weighted zero bias: the loss is then the
+    expectation over LHC crossings)."""
     keras = _compat.keras()
     keras.utils.set_random_seed(params.seed)
     epochs = epochs or params.epochs
@@ -133,8 +136,10 @@ def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
             monitor="val_loss", patience=params.early_stopping.patience,
             min_delta=params.early_stopping.min_delta, restore_best_weights=True))
     t0 = time.monotonic()
-    hist = model.fit(x, y, validation_data=(x_val, y_val), epochs=epochs, batch_size=params.batch_size,
-                     shuffle=True, callbacks=cbs, verbose=1 if sys.stdout.isatty() else 0)
+    val = (x_val, y_val) if val_weight is None else (x_val, y_val, val_weight)
+    hist = model.fit(x, y, sample_weight=sample_weight, validation_data=val, epochs=epochs,
+                     batch_size=params.batch_size, shuffle=True, callbacks=cbs,
+                     verbose=1 if sys.stdout.isatty() else 0)
     dt = time.monotonic() - t0
     final = strip_pruning(model) if pruned else model
     n_ep = len(hist.history.get("loss", []))
@@ -144,6 +149,7 @@ def fit_model(built: BuiltModel, x: np.ndarray, y: np.ndarray, x_val: np.ndarray
         for kind, w in (("last", averager.last), ("averaged", avg)):
             final.set_weights(w)
             keras.utils.set_random_seed(params.seed)
-            ev = final.evaluate(x_val, y_val, batch_size=params.batch_size, verbose=0, return_dict=True)
+            ev = final.evaluate(x_val, y_val, sample_weight=val_weight, batch_size=params.batch_size, verbose=0,
+                                return_dict=True)
             history.update({f"{kind}_val_{k}": [float(v)] for k, v in ev.items()})
     return FitResult(final, history, n_ep, dt, len(x) * n_ep / dt if dt > 0 else 0.0)

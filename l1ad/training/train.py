@@ -43,6 +43,14 @@ class Dataset:
     prep: Preprocessing
     fields: list[dict[str, Any]]
     provenance: dict[str, Any]
+    #: per-event background weights of a stitched zero bias (fraction of LHC crossings), None if unweighted
+    weights: np.ndarray | None = None
+
+    def split_weights(self, part: slice) -> np.ndarray | None:
+        """The weights of a split, renormalised per stratum to that split (None for an unweighted file)."""
+        if self.weights is None:
+            return None
+        return self.weights[part]
 
 
 def build_model(cfg: TrainConfig, q: QuantConfig | None, n_features: int | None = None) -> BuiltModel:
@@ -67,10 +75,12 @@ def _load_ad(cfg: TrainConfig, data_dir: Path | None) -> Dataset:
     fields = D.input_fields()
     extra = np.array([cfg.data.drop_lsbs.get(f["group"], 0) for f in fields], np.int64)
     prep = fit_word_preprocessing(words[split.train], cfg.quantizers.input, cfg.data.coverage, extra_shift=extra)
+    weights = D.split_event_weights(path, split)
     prov = {"background": {**D.file_provenance(path), "events_in_file": n_file, "events_used": n,
                            "train": [0, split.n_train], "validation": [split.val.start, split.val.stop],
-                           "test": [split.test.start, split.test.stop], "drop_lsbs": dict(cfg.data.drop_lsbs)}}
-    return Dataset(prep.apply(words), None, split, prep, fields, prov)
+                           "test": [split.test.start, split.test.stop], "drop_lsbs": dict(cfg.data.drop_lsbs),
+                           "weighted": weights is not None}}
+    return Dataset(prep.apply(words), None, split, prep, fields, prov, weights)
 
 
 def _load_jets(cfg: TrainConfig, data_dir: Path | None) -> tuple[Dataset, list[str]]:
@@ -100,7 +110,9 @@ def _targets(built: BuiltModel, ds: Dataset, q: QuantConfig) -> np.ndarray:
 
 def _ad_eval(signal_paths: list[Path], ds: Dataset, models: dict[str, Any], score: str,
              ) -> tuple[dict[str, Any], dict[str, Any]]:
-    xt = ds.x[ds.split.test] if ds.split.test.stop > ds.split.test.start else ds.x[ds.split.val]
+    part = ds.split.test if ds.split.test.stop > ds.split.test.start else ds.split.val
+    xt = ds.x[part]
+    wt = ds.split_weights(part)
     bkg = {k: trigger_scores(m, score, xt) for k, m in models.items()}
     out: dict[str, Any] = {"background_test_events": len(xt),
                            "background_score_quantiles": {k: {str(p): float(np.quantile(b, p))
@@ -112,9 +124,9 @@ def _ad_eval(signal_paths: list[Path], ds: Dataset, models: dict[str, Any], scor
         prov[path.stem] = D.file_provenance(path)
         xs = ds.prep.apply(D.load_words(path, 0, D.count(path)))
         sig = {k: trigger_scores(m, score, xs) for k, m in models.items()}
-        per = {k: ad_metrics(bkg[k], sig[k]) for k in models}
+        per = {k: ad_metrics(bkg[k], sig[k], wt) for k in models}
         if "float" in per:
-            per["ratio_quantized_over_float_uncertainty"] = quantized_over_float(bkg, sig)
+            per["ratio_quantized_over_float_uncertainty"] = quantized_over_float(bkg, sig, weights=wt)
             per["ratio_quantized_over_float"] = {
                 wp: (per["quantized"]["working_points"][wp]["efficiency"]
                      / per["float"]["working_points"][wp]["efficiency"]
@@ -169,7 +181,9 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
         try:
             res = fit_model(built, ds.x[sp.train], y[sp.train], ds.x[sp.val], y[sp.val], cfg.training,
                             cfg.pruning, f"{cfg.name}/{label}", ckpt_dir / f"{label}.h5", n_epochs, lr,
-                            average_weights=average, clip_kernels=clip)
+                            average_weights=average, clip_kernels=clip,
+                            sample_weight=_mean_one(ds.split_weights(sp.train)),
+                            val_weight=_mean_one(ds.split_weights(sp.val)))
         except BaseException:  # interrupted or failed: no artifact, and no checkpoint left behind
             shutil.rmtree(ckpt_dir, ignore_errors=True)
             raise
@@ -225,6 +239,11 @@ def train(cfg: TrainConfig, data_dir: Path | None = None, out: Path | None = Non
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     log.info("artifact written to %s (%.0f s total)", out, time.monotonic() - t_start)
     return out
+
+
+def _mean_one(w: np.ndarray | None) -> np.ndarray | None:
+    """Sample weights scaled to mean 1 (the loss keeps its unweighted scale and learning rates their meaning)."""
+    return None if w is None else (w / w.mean()).astype(np.float32)
 
 
 def _kernel_layers(built: BuiltModel) -> list[str]:

@@ -1,15 +1,27 @@
-"""Parametrised Level-1 emulation: particles -> towers and candidates -> the 19-object L1 event.
+"""Parametrised Level-1 emulation: particles -> tower deposits and muons -> the 19-object L1 event.
 
-Two steps so that pileup can be overlaid without re-running Pythia:
+Two steps so that pileup can be overlaid without re-running Pythia, and so that every crossing is measured
+afresh (nothing random is frozen into a reused interaction):
 
-1. :meth:`L1Emulator.detector_response` turns each generated event into a :class:`SparseEvents` entry:
-   calorimeter-tower ET deposits (per-particle energy smearing with the ECAL/HCAL/HF resolutions, looping
-   soft charged particles removed, muons and neutrinos leave nothing) plus isolated e/gamma and muon
-   candidates (acceptance, efficiency, pT smearing).
-2. :meth:`L1Emulator.assemble` sums the deposits of all interactions of a bunch crossing (hard event plus
-   pileup, each optionally rotated in phi / flipped in eta), quantises towers to the L1 LSB, computes MET
-   from towers, clusters anti-kT jets on towers (fastjet) with rho*area pileup subtraction, and packs MET,
-   4 e/gamma, 4 muons and 10 jets, pT-ordered and zero-padded (layout of :mod:`l1ad.data.layout`).
+1. :meth:`L1Emulator.detector_response` turns each generated interaction into a :class:`SparseEvents` entry,
+   deterministically: the true transverse energy each trigger tower receives, split into an electromagnetic
+   part (electrons, photons - among them the photons of pi0 decays inside jets) and a hadronic part, with
+   soft charged particles that loop in the 3.8 T field removed and muons/neutrinos leaving nothing; plus the
+   muons that reach the muon system.
+2. :meth:`L1Emulator.assemble` builds bunch crossings from many interactions (each rotated in phi / mirrored
+   in eta) and measures them: per tower and crossing it draws how much of the hadronic energy showers in the
+   ECAL and smears the ECAL/HCAL/HF energies with their resolutions (log-normal: positive, unbiased); it quantises the EM and hadronic tower E_T to the
+   trigger LSB separately and forms, as the CMS Level-1 calorimeter trigger does,
+
+   * e/gamma candidates from EM clusters around local maxima (cluster EM E_T, H/E veto, isolation energy in a
+     window around the cluster minus the pileup density rho x area, loose and tight isolation flags), so
+     pi0-rich jets fake e/gamma at the rate the cluster shapes allow;
+   * jets (anti-kT axes, tower sum within R of the axis minus rho x area);
+   * the missing E_T over all towers up to |eta| = 5 with a tower threshold per |eta| band (ETMHF-like);
+
+   measures the muons (efficiency, q/pT resolution with a non-Gaussian tail) and packs MET, 4 e/gamma, 4 muons
+   and 10 jets, pT-ordered and zero-padded (layout of :mod:`l1ad.data.layout`), plus the e/gamma isolation
+   flags (:data:`ISO_LOOSE`, :data:`ISO_TIGHT`) in a separate (n, 4) array.
 """
 
 from __future__ import annotations
@@ -18,15 +30,20 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from l1ad.data.generation.config import L1EmulationConfig, Lepton, Resolution
+from l1ad.data.generation.config import L1EmulationConfig
 from l1ad.data.generation.pythia import ParticleBatch
 from l1ad.data.generation.sparse import Candidates, SparseEvents, gather_ranges
 from l1ad.data.layout import N_OBJECTS, ObjectClass, group_slice
 
-__all__ = ["L1Emulator", "Piece"]
+__all__ = ["ISO_LOOSE", "ISO_TIGHT", "Crossings", "L1Emulator", "Piece"]
+
+#: e/gamma isolation flags (bits of the (n, 4) uint8 array beside the events)
+ISO_LOOSE = 1
+ISO_TIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -41,9 +58,12 @@ class Piece:
     flip: np.ndarray | None = None
 
 
-def _sigma(res: Resolution, e: np.ndarray) -> np.ndarray:
-    e = np.maximum(e, 1e-3)
-    return np.sqrt(res.stochastic**2 / e + (res.noise_gev / e) ** 2 + res.constant**2)
+@dataclass
+class Crossings:
+    """Assembled crossings: the (n, 19, 4) float32 L1 events and the (n, 4) uint8 e/gamma isolation flags."""
+
+    events: np.ndarray
+    egamma_iso: np.ndarray
 
 
 def _wrap(phi: np.ndarray) -> np.ndarray:
@@ -73,69 +93,58 @@ class L1Emulator:
         self.dphi = 2 * np.pi / self.n_phi
         self.eta_c = (np.arange(self.n_eta) + 0.5) * t.deta - self.eta_edge
         self.phi_c = (np.arange(self.n_phi) + 0.5) * self.dphi - np.pi
+        # per tower index: 1/cosh(eta) and the squared resolution terms of its EM and hadronic measurement
+        self._inv_cosh = (1.0 / np.cosh(np.repeat(self.eta_c, self.n_phi))).astype(np.float32)
+        hf = np.repeat(np.abs(self.eta_c) >= t.hf_eta_min, self.n_phi)
+        cal = cfg.calorimetry
+
+        def terms(res: Any) -> tuple[np.ndarray, ...]:
+            return tuple(np.where(hf, getattr(cal.hf, k) ** 2, getattr(res, k) ** 2).astype(np.float32)
+                         for k in ("stochastic", "noise_gev", "constant"))
+
+        self._res_em, self._res_had = terms(cal.ecal), terms(cal.hcal)
+        aeta = np.abs(self.eta_c)
+        thr = np.full(self.n_eta, np.inf)
+        lo = 0.0
+        for band in cfg.met.thresholds:
+            thr[(aeta >= lo) & (aeta < band.eta_max)] = band.tower_et_min_gev
+            lo = band.eta_max
+        thr[aeta >= cfg.met.eta_max] = np.inf
+        self._met_thr = thr  # per eta row
         self._jetdef = None
 
     # ------------------------------------------------------------------------------------ step 1
-    def detector_response(self, b: ParticleBatch, rng: np.random.Generator) -> SparseEvents:
-        """Tower deposits (calorimeter energy smeared here) and truth-level isolated lepton candidates."""
-        t, cal = self.cfg.towers, self.cfg.calorimetry
+    def detector_response(self, b: ParticleBatch) -> SparseEvents:
+        """True E_T deposits per tower (EM and hadronic apart) and the muons reaching the muon system."""
+        t = self.cfg.towers
         pt, eta, phi = b.pt, b.eta, b.phi
         ev = b.event
         apid = np.abs(b.pid)
         charged = b.charge != 0
         looping = charged & (pt < t.curl_pt_gev) & (np.abs(eta) < t.curl_eta_max)
         calo = b.visible & (apid != 13) & ~looping & (np.abs(eta) < self.eta_edge) & (pt > 0)
-        e = b.e[calo]
-        aeta = np.abs(eta[calo])
+        et = b.e[calo] / np.cosh(eta[calo])
         em = np.isin(apid[calo], (11, 22))
-        sig = np.where(aeta >= t.hf_eta_min, _sigma(cal.hf, e), np.where(em, _sigma(cal.ecal, e), _sigma(cal.hcal, e)))
-        e_meas = np.clip(e * (1.0 + sig * rng.standard_normal(len(e))), 0.0, None)
-        et = e_meas / np.cosh(eta[calo])
         ieta = np.clip(((eta[calo] + self.eta_edge) / t.deta).astype(np.int64), 0, self.n_eta - 1)
         iphi = ((phi[calo] + np.pi) / self.dphi).astype(np.int64) % self.n_phi
         key = ev[calo].astype(np.int64) * self.n_towers + ieta * self.n_phi + iphi
         ukey, inv = np.unique(key, return_inverse=True)
-        tet = np.bincount(inv, weights=et).astype(np.float32)
+        tem = np.bincount(inv, weights=np.where(em, et, 0.0), minlength=len(ukey)).astype(np.float32)
+        thad = np.bincount(inv, weights=np.where(em, 0.0, et), minlength=len(ukey)).astype(np.float32)
         tev = ukey // self.n_towers
         counts = np.bincount(tev, minlength=b.n_events)
+        mc = self.cfg.muon
+        mu = (apid == 13) & (np.abs(eta) < mc.eta_max) & (pt * np.cosh(eta) >= mc.reach_p_min_gev)
         return SparseEvents(
             n_events=b.n_events,
             tower_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             tower_index=(ukey % self.n_towers).astype(np.int32),
-            tower_et=tet,
-            egamma=self._candidates(b, (apid == 11) | (apid == 22), self.cfg.egamma),
-            muons=self._candidates(b, apid == 13, self.cfg.muon),
+            tower_em=tem,
+            tower_had=thad,
+            muons=Candidates.from_flat(b.n_events, ev[mu], pt[mu], eta[mu], phi[mu]),
+            pthat=np.asarray(b.pthat, np.float32) if len(b.pthat) == b.n_events
+            else np.zeros(b.n_events, np.float32),
         )
-
-    def _candidates(self, b: ParticleBatch, sel: np.ndarray, cfg: Lepton) -> Candidates:
-        """Truth leptons/photons in acceptance (pT > half the L1 threshold) passing generator-level isolation."""
-        pt, eta, phi = b.pt, b.eta, b.phi
-        sel = sel & (np.abs(eta) < cfg.eta_max) & (pt > 0.5 * cfg.pt_min_gev)
-        idx = np.flatnonzero(sel)
-        if cfg.iso_max < 1e5 and len(idx):
-            vis = b.visible
-            ev = b.event
-            keep = np.ones(len(idx), dtype=bool)
-            for k, i in enumerate(idx):
-                lo, hi = b.offsets[ev[i]], b.offsets[ev[i] + 1]
-                deta = eta[lo:hi] - eta[i]
-                dphi = _wrap(phi[lo:hi] - phi[i])
-                near = (deta**2 + dphi**2 < cfg.iso_cone**2) & vis[lo:hi]
-                near[i - lo] = False
-                keep[k] = pt[lo:hi][near].sum() < cfg.iso_max * pt[i]
-            idx = idx[keep]
-        return Candidates.from_flat(b.n_events, b.event[idx], pt[idx], eta[idx], phi[idx])
-
-    @staticmethod
-    def _measure(cfg: Lepton, parts: list[tuple[np.ndarray, ...]], rng: np.random.Generator
-                 ) -> list[tuple[np.ndarray, ...]]:
-        """Efficiency, pT smearing and threshold, drawn per crossing (so reused pool events vary)."""
-        if not parts:
-            return []
-        ev, pt, eta, phi = (np.concatenate([p[i] for p in parts]) for i in range(4))
-        pt = pt * np.clip(1.0 + cfg.resolution * rng.standard_normal(len(pt)), 0.0, None)
-        ok = (rng.random(len(pt)) < cfg.efficiency) & (pt >= cfg.pt_min_gev)
-        return [(ev[ok], pt[ok], eta[ok], phi[ok])]
 
     # ------------------------------------------------------------------------------------ step 2
     def _tower_parts(self, src: SparseEvents) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -148,13 +157,48 @@ class L1Emulator:
             src._l1emu_parts = cached  # type: ignore[attr-defined]
         return cached
 
-    def assemble(self, pieces: Sequence[Piece], n_crossings: int, rng: np.random.Generator) -> np.ndarray:
-        """The (n_crossings, 19, 4) float32 L1 events of crossings built from ``pieces``."""
+    def _measure_towers(self, em: np.ndarray, had: np.ndarray, tower: np.ndarray, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """One crossing's measurement of towers with true EM and hadronic E_T ``em``, ``had`` (tower indices
+        ``tower``): the hadronic share that showers in the ECAL, then the ECAL/HCAL (HF) resolution.
+
+        The smearing is Gaussian in the tower's energy, sigma(E)^2 = a^2 E + b^2 + c^2 E^2, and a negative result
+        reads zero (trigger primitives are zero-suppressed). It acts on the tower's sum over all interactions of
+        the crossing, where the stochastic term adds up exactly as per particle; a resolution drawn per particle
+        and clipped at zero would add energy to every soft particle, and a log-normal one grows a long upper
+        tail for the many sub-GeV towers of a 60-pileup crossing (both inflate the missing-E_T tail)."""
+        frac = self.cfg.calorimetry.hadron_em_fraction
+        n = len(em)
+        em = em.astype(np.float32)
+        had = had.astype(np.float32)
+        f = rng.standard_normal(n, np.float32)
+        f *= np.float32(frac.sd)
+        f += np.float32(frac.mean)
+        np.clip(f, 0.0, 1.0, out=f)
+        f *= had
+        em += f
+        had -= f
+        inv_e = self._inv_cosh.take(tower)  # 1 / cosh(eta): E_T / E
+        out = []
+        for e, (a2, n2, c2) in ((em, self._res_em), (had, self._res_had)):
+            et = np.maximum(e, np.float32(1e-6))
+            var = a2.take(tower) * et * inv_e  # E_T^2 sigma_rel^2 = a^2 E_T^2 / E + b^2 E_T^2 / E^2 + c^2 E_T^2
+            var += n2.take(tower) * inv_e * inv_e
+            var += c2.take(tower) * et * et
+            z = rng.standard_normal(n, np.float32)
+            z *= np.sqrt(var)
+            z += e
+            out.append(np.maximum(z, np.float32(0.0)))
+        return out[0], out[1]
+
+    def assemble(self, pieces: Sequence[Piece], n_crossings: int, rng: np.random.Generator) -> Crossings:
+        """The L1 events of ``n_crossings`` crossings built from ``pieces`` (each measured afresh)."""
         n = n_crossings
-        dense: np.ndarray | None = None
-        eg: list[tuple[np.ndarray, ...]] = []
+        keys, w_em, w_had = [], [], []
         mu: list[tuple[np.ndarray, ...]] = []
         for p in pieces:
+            if len(p.index) == 0:
+                continue
             pos, owner = gather_ranges(p.source.tower_offsets, p.index)
             iphi, base, base_flip = self._tower_parts(p.source)
             phi_i = iphi.take(pos)
@@ -162,56 +206,80 @@ class L1Emulator:
                 phi_i += p.phi_shift.astype(np.int32).take(owner)
                 phi_i -= self.n_phi * (phi_i >= self.n_phi)
             if p.flip is not None:
-                key = np.where(p.flip.take(owner), base_flip.take(pos), base.take(pos))
+                tower = np.where(p.flip.take(owner), base_flip.take(pos), base.take(pos))
             else:
-                key = base.take(pos)
-            key += phi_i
-            key += p.crossing.astype(np.int32).take(owner) * np.int32(self.n_towers)
-            add = np.bincount(key, weights=p.source.tower_et.take(pos), minlength=n * self.n_towers)
-            if dense is None:
-                dense = add
-            else:
-                dense += add
+                tower = base.take(pos)
+            tower += phi_i
+            tower += p.crossing.astype(np.int32).take(owner) * np.int32(self.n_towers)
+            keys.append(tower)
+            w_em.append(p.source.tower_em.take(pos))
+            w_had.append(p.source.tower_had.take(pos))
             shift = p.phi_shift if p.phi_shift is not None else np.zeros(len(p.index), np.int32)
             flip = p.flip if p.flip is not None else np.zeros(len(p.index), bool)
-            for cands, out in ((p.source.egamma, eg), (p.source.muons, mu)):
-                cpos, cown = gather_ranges(cands.offsets, p.index)
-                if len(cpos):
-                    ceta = np.where(flip[cown], -cands.eta[cpos], cands.eta[cpos])
-                    cphi = _wrap(cands.phi[cpos] + shift[cown] * self.dphi)
-                    out.append((p.crossing[cown], cands.pt[cpos], ceta, cphi))
-        if dense is None:
-            dense = np.zeros(n * self.n_towers)
-        lsb = self.cfg.towers.et_lsb_gev
-        dense *= 1.0 / lsb
-        np.floor(dense, out=dense)
-        dense *= lsb
-        grid = dense.reshape(n, self.n_eta, self.n_phi)
+            c = p.source.muons
+            cpos, cown = gather_ranges(c.offsets, p.index)
+            if len(cpos):
+                ceta = np.where(flip[cown], -c.eta[cpos], c.eta[cpos])
+                cphi = _wrap(c.phi[cpos] + shift[cown] * self.dphi)
+                mu.append((p.crossing[cown], c.pt[cpos], ceta, cphi))
+        size = n * self.n_towers
+        if keys:
+            key = np.concatenate(keys)
+            em_d = np.bincount(key, weights=np.concatenate(w_em), minlength=size)
+            had_d = np.bincount(key, weights=np.concatenate(w_had), minlength=size)
+            hit = np.flatnonzero(em_d + had_d)
+        else:
+            em_d, had_d, hit = np.zeros(size), np.zeros(size), np.zeros(0, np.int64)
+        e_em, e_had = self._measure_towers(em_d[hit], had_d[hit], hit % self.n_towers, rng)
+        lsb = np.float32(self.cfg.towers.et_lsb_gev)
+        # trigger primitives: ECAL and HCAL E_T each on the LSB grid (floor); untouched towers stay 0
+        em_d[hit] = np.floor(e_em / lsb) * lsb
+        had_d[hit] = np.floor(e_had / lsb) * lsb
+        em = em_d.reshape(n, self.n_eta, self.n_phi)
+        had = had_d.reshape(n, self.n_eta, self.n_phi)
+        grid = em + had
 
         events = np.zeros((n, N_OBJECTS, 4), dtype=np.float32)
+        iso = np.zeros((n, group_slice(ObjectClass.EGAMMA).stop - group_slice(ObjectClass.EGAMMA).start), np.uint8)
         self._met(grid, events)
-        self._pack(events, ObjectClass.EGAMMA, self._measure(self.cfg.egamma, eg, rng))
-        self._pack(events, ObjectClass.MUON, self._measure(self.cfg.muon, mu, rng))
-        self._pack(events, ObjectClass.JET, [self._jets(grid)])
-        return events
+        jets, rho_of = self._jets(grid)
+        self._pack(events, ObjectClass.JET, [jets])
+        eg, flags = self._egamma(em, had, grid, rho_of)
+        self._pack(events, ObjectClass.EGAMMA, [eg], flags=flags, flag_out=iso)
+        self._pack(events, ObjectClass.MUON, self._measure_muons(mu, rng))
+        return Crossings(events, iso)
 
+    # ------------------------------------------------------------------------------------ objects
     def _met(self, grid: np.ndarray, events: np.ndarray) -> None:
-        m = np.abs(self.eta_c) < self.cfg.met.eta_max
-        g = grid[:, m, :]
-        if self.cfg.met.tower_threshold_gev > 0:
-            g = np.where(g >= self.cfg.met.tower_threshold_gev, g, 0.0)
+        """Missing E_T: towers above their |eta| band's threshold (inf outside met.eta_max) summed as vectors; in
+        the HF (|eta| >= hf_eta_min) blocks of ``hf_tower_block`` trigger towers form one tower first, as the
+        HF's towers are larger than the 0.087 grid (a forward jet would else split into sub-threshold towers)."""
+        mc = self.cfg.met
+        hf_rows = np.abs(self.eta_c) >= self.cfg.towers.hf_eta_min
+        g = np.where(grid >= self._met_thr[None, :, None], grid, 0.0)
+        g[:, hf_rows, :] = 0.0
         mex = -np.einsum("nep,p->n", g, np.cos(self.phi_c))
         mey = -np.einsum("nep,p->n", g, np.sin(self.phi_c))
+        be, bp = mc.hf_tower_block
+        for rows in (np.flatnonzero(hf_rows & (self.eta_c < 0)), np.flatnonzero(hf_rows & (self.eta_c > 0))):
+            ne, npf = (len(rows) // be) * be, (self.n_phi // bp) * bp
+            if ne == 0:
+                continue
+            r = rows[:ne] if self.eta_c[rows[0]] > 0 else rows[len(rows) - ne:]
+            blk = grid[:, r, :npf].reshape(len(grid), ne // be, be, npf // bp, bp).sum(axis=(2, 4))
+            thr = self._met_thr[r].reshape(ne // be, be).min(axis=1)
+            blk = np.where(blk >= thr[None, :, None], blk, 0.0)
+            phi_b = self.phi_c[:npf].reshape(npf // bp, bp).mean(axis=1)
+            mex -= np.einsum("nep,p->n", blk, np.cos(phi_b))
+            mey -= np.einsum("nep,p->n", blk, np.sin(phi_b))
         met = np.hypot(mex, mey)
         events[:, 0, 0] = met
         events[:, 0, 2] = np.where(met > 0, np.arctan2(mey, mex), 0.0)
         events[:, 0, 3] = np.where(met > 0, int(ObjectClass.MET), 0)
 
-    def _rho(self, grid: np.ndarray, jet_eta: np.ndarray, jet_event: np.ndarray) -> np.ndarray:
-        """Median ET density (GeV per unit eta-phi area) of square tower patches in the |eta| band of each jet.
-
-        Bands (``rho_eta_bands``, upper |eta| edges) separate barrel/endcap/HF, whose pileup densities differ.
-        """
+    def _rho_bands(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per crossing and |eta| band: median E_T density (GeV per unit eta-phi area) of square tower patches;
+        returns (band upper edges, rho (n, n_bands)). Bands separate barrel/endcap/HF, whose pileup differs."""
         jc = self.cfg.jets
         k = jc.rho_patch_towers
         npf = (self.n_phi // k) * k
@@ -219,8 +287,9 @@ class L1Emulator:
         n = len(grid)
         half = self.n_eta // 2
         lo_edge = 0.0
-        rho = np.zeros(len(jet_eta))
-        for hi_edge in jc.rho_eta_bands:
+        edges = np.asarray(jc.rho_eta_bands, np.float64)
+        rho = np.zeros((n, len(edges)))
+        for b, hi_edge in enumerate(edges):
             rows = np.flatnonzero((np.abs(self.eta_c) >= lo_edge) & (np.abs(self.eta_c) < hi_edge))
             pos, neg = rows[rows >= half], rows[rows < half]
             blocks = []
@@ -230,12 +299,10 @@ class L1Emulator:
                     continue
                 g = grid[:, r[0] : r[0] + ne, :npf]
                 blocks.append(g.reshape(n, ne // k, k, npf // k, k).sum(axis=(2, 4)).reshape(n, -1))
-            in_band = (np.abs(jet_eta) >= lo_edge) & (np.abs(jet_eta) < hi_edge)
-            if blocks and in_band.any():
-                med = np.median(np.concatenate(blocks, axis=1), axis=1) / area
-                rho[in_band] = med[jet_event[in_band]]
+            if blocks:
+                rho[:, b] = np.median(np.concatenate(blocks, axis=1), axis=1) / area
             lo_edge = hi_edge
-        return rho
+        return edges, rho
 
     def _disc(self) -> tuple[np.ndarray, np.ndarray]:
         """Tower offsets (d_ieta, d_iphi) within Delta R < R of a tower centre."""
@@ -246,14 +313,28 @@ class L1Emulator:
         inside = (de * self.cfg.towers.deta) ** 2 + (dp * self.dphi) ** 2 < r**2
         return de[inside], dp[inside]
 
-    def _jets(self, grid: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _window_sum(self, grid: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, size: tuple[int, int]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Sum of ``grid`` over a (d_eta x d_phi) window centred on each (ev, ie, ip); also the towers inside."""
+        he, hp = size[0] // 2, size[1] // 2
+        de, dp = np.meshgrid(np.arange(-he, he + 1), np.arange(-hp, hp + 1), indexing="ij")
+        de, dp = de.ravel(), dp.ravel()
+        te = ie[:, None] + de[None, :]
+        tp = (ip[:, None] + dp[None, :]) % self.n_phi
+        valid = (te >= 0) & (te < self.n_eta)
+        vals = grid[ev[:, None], np.clip(te, 0, self.n_eta - 1), tp] * valid
+        return vals.sum(axis=1), valid.sum(axis=1)
+
+    def _jets(self, grid: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray]]:
         """Anti-kT (fastjet) on towers above ``tower_threshold_gev`` gives the jet axes; the jet ET is the sum of
-        all towers within Delta R < R of the axis (like the CMS L1 tower sum around a seed) minus rho * area."""
+        all towers within Delta R < R of the axis (like the CMS L1 tower sum around a seed) minus rho * area.
+        Also returns the per-crossing rho bands (reused by the e/gamma isolation)."""
         import awkward as ak
         import fastjet
 
         jc = self.cfg.jets
         n = len(grid)
+        edges, rho = self._rho_bands(grid)
         in_eta = np.abs(self.eta_c) < jc.eta_max
         ev, ie, ip = np.nonzero((grid >= jc.tower_threshold_gev) & in_eta[None, :, None])
         et = grid[ev, ie, ip]
@@ -272,24 +353,141 @@ class L1Emulator:
         jpt_axis = np.hypot(px, py)
         jeta = np.arcsinh(pz / np.maximum(jpt_axis, 1e-9))
         jphi = np.arctan2(py, px)
-        # disc sum of all (LSB-quantised) towers around the axis tower
+        # disc sum of the (LSB-quantised) towers within R of the axis; a tower belongs to one jet only: jets are
+        # served in order of their anti-kT E_T and skip towers an earlier jet of the crossing took (two anti-kT
+        # jets can be as close as R, and their discs would count the shared core twice)
         de, dp = self._disc()
         je = np.clip(((jeta + self.eta_edge) / self.cfg.towers.deta).astype(np.int64), 0, self.n_eta - 1)
         jp = ((jphi + np.pi) / self.dphi).astype(np.int64) % self.n_phi
         te = je[:, None] + de[None, :]
         tp = (jp[:, None] + dp[None, :]) % self.n_phi
         valid = (te >= 0) & (te < self.n_eta)
-        vals = grid[jev[:, None], np.clip(te, 0, self.n_eta - 1), tp] * valid
-        jpt = vals.sum(axis=1)
+        te = np.clip(te, 0, self.n_eta - 1)
+        order = np.lexsort((-jpt_axis, jev))
+        rank = np.empty(len(jev), np.int64)
+        rank[order] = np.arange(len(jev)) - np.searchsorted(jev[order], jev[order], side="left")
+        taken = np.zeros(grid.shape, dtype=bool)
+        jpt = np.zeros(len(jev))
+        n_towers = np.zeros(len(jev))
+        for r in range(int(rank.max()) + 1 if len(rank) else 0):
+            sel = np.flatnonzero(rank == r)
+            e_, t_, p_ = jev[sel, None], te[sel], tp[sel]
+            own = valid[sel] & ~taken[e_, t_, p_]
+            jpt[sel] = (grid[e_, t_, p_] * own).sum(axis=1)
+            n_towers[sel] = own.sum(axis=1)
+            taken[np.broadcast_to(e_, own.shape)[own], t_[own], p_[own]] = True
         if jc.pileup_subtraction:
-            area = valid.sum(axis=1) * self.cfg.towers.deta * self.dphi
-            jpt = jpt - self._rho(grid, jeta, jev) * area
+            area = n_towers * self.cfg.towers.deta * self.dphi
+            jpt = jpt - self._rho_at(edges, rho, jeta, jev) * area
+        jpt = jpt * jc.calibration
         ok = (jpt >= jc.pt_min_gev) & (np.abs(jeta) < jc.eta_max)
-        return jev[ok], jpt[ok], jeta[ok], jphi[ok]
+        return (jev[ok], jpt[ok], jeta[ok], jphi[ok]), (edges, rho)
 
     @staticmethod
-    def _pack(events: np.ndarray, cls: ObjectClass, parts: list[tuple[np.ndarray, ...]]) -> None:
-        """Write the pT-leading objects of each crossing into the rows of ``cls`` (zero padding stays)."""
+    def _rho_at(edges: np.ndarray, rho: np.ndarray, eta: np.ndarray, event: np.ndarray) -> np.ndarray:
+        band = np.minimum(np.searchsorted(edges, np.abs(eta), side="right"), len(edges) - 1)
+        return rho[event, band]
+
+    def _egamma(self, em: np.ndarray, had: np.ndarray, grid: np.ndarray, rho: tuple[np.ndarray, np.ndarray]
+                ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """EM clusters around local maxima of EM E_T: cluster E_T (the window's EM E_T), H/E veto (the window's
+        hadronic over EM E_T), isolation flags."""
+        c = self.cfg.egamma
+        rows = np.flatnonzero(np.abs(self.eta_c) < c.eta_max)
+        sub = em[:, rows, :]
+        cand = sub >= max(c.seed_et_gev, 1e-9)
+        if cand.any():  # local maximum: >= the neighbours before it, > those after it (ties resolved once)
+            pad = np.pad(sub, ((0, 0), (1, 1), (0, 0)))
+            for dn, dp_ in ((-1, -1), (-1, 0), (-1, 1), (0, -1)):
+                cand &= sub >= np.roll(pad, (-dn, -dp_), axis=(1, 2))[:, 1:-1, :]
+            for dn, dp_ in ((1, 1), (1, 0), (1, -1), (0, 1)):
+                cand &= sub > np.roll(pad, (-dn, -dp_), axis=(1, 2))[:, 1:-1, :]
+        ev, ie, ip = np.nonzero(cand)
+        ie = rows[ie]
+        cl_em, _ = self._window_sum(em, ev, ie, ip, c.cluster_towers)
+        cl_had, _ = self._window_sum(had, ev, ie, ip, c.cluster_towers)
+        et = cl_em
+        ok = (et >= c.pt_min_gev) & ((cl_had <= c.h_over_e_max * cl_em) | (et >= c.h_over_e_max_et_gev))
+        ev, ie, ip, cl_em, et = ev[ok], ie[ok], ip[ok], cl_em[ok], et[ok]
+        keep = self._not_overlapping(ev, ie, ip, et, c.cluster_towers)
+        ev, ie, ip, cl_em, et = ev[keep], ie[keep], ip[keep], cl_em[keep], et[keep]
+        win, n_win = self._window_sum(grid, ev, ie, ip, c.iso_towers)
+        _, n_cl = self._window_sum(grid, ev, ie, ip, c.cluster_towers)
+        eta_w = self.eta_c[ie]
+        area = (n_win - n_cl) * self.cfg.towers.deta * self.dphi
+        iso_et = win - et - self._rho_at(*rho, eta_w, ev) * area
+        flags = np.where(iso_et < np.maximum(c.loose.abs_gev, c.loose.rel * et), ISO_LOOSE, 0)
+        flags |= np.where(iso_et < np.maximum(c.tight.abs_gev, c.tight.rel * et), ISO_TIGHT, 0)
+        # position: EM-energy-weighted over the cluster's eta rows and phi columns
+        eta = eta_w + self._offset(em, ev, ie, ip, c.cluster_towers, axis=0) * self.cfg.towers.deta
+        phi = _wrap(self.phi_c[ip] + self._offset(em, ev, ie, ip, c.cluster_towers, axis=1) * self.dphi)
+        inside = np.abs(eta) < c.eta_max  # the weighted position may leave the acceptance of its seed row
+        return (ev[inside], et[inside], eta[inside], phi[inside]), flags[inside].astype(np.uint8)
+
+    def _not_overlapping(self, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, et: np.ndarray, size: tuple[int, int]
+                         ) -> np.ndarray:
+        """Keep a cluster unless a higher-E_T cluster of the same crossing overlaps its window (each tower
+        belongs to one e/gamma cluster, as the Stage-2 clustering assigns towers once)."""
+        keep = np.ones(len(ev), dtype=bool)
+        if len(ev) < 2:
+            return keep
+        order = np.lexsort((-et, ev))
+        ev_s = ev[order]
+        starts = np.searchsorted(ev_s, ev_s, side="left")
+        # every pair (i, j) of clusters of one crossing with j ranked higher (earlier) than i
+        n_higher = np.arange(len(ev_s)) - starts
+        i = np.repeat(np.arange(len(ev_s)), n_higher)
+        first = np.cumsum(n_higher) - n_higher
+        j = starts[i] + (np.arange(len(i)) - first[i])
+        ie_s, ip_s = ie[order], ip[order]
+        dphi = np.abs(ip_s[i] - ip_s[j])
+        dphi = np.minimum(dphi, self.n_phi - dphi)
+        hit = (np.abs(ie_s[i] - ie_s[j]) < size[0]) & (dphi < size[1])
+        drop = np.zeros(len(ev_s), dtype=bool)
+        drop[np.unique(i[hit])] = True
+        keep[order] = ~drop
+        return keep
+
+    def _offset(self, em: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, size: tuple[int, int],
+                axis: int) -> np.ndarray:
+        """EM-weighted mean offset (in towers) of the cluster along eta (axis 0) or phi (axis 1)."""
+        he, hp = size[0] // 2, size[1] // 2
+        de, dp = np.meshgrid(np.arange(-he, he + 1), np.arange(-hp, hp + 1), indexing="ij")
+        de, dp = de.ravel(), dp.ravel()
+        te = ie[:, None] + de[None, :]
+        valid = (te >= 0) & (te < self.n_eta)
+        vals = em[ev[:, None], np.clip(te, 0, self.n_eta - 1), (ip[:, None] + dp[None, :]) % self.n_phi] * valid
+        d = (de if axis == 0 else dp)[None, :]
+        tot = vals.sum(axis=1)
+        return np.divide((vals * d).sum(axis=1), tot, out=np.zeros_like(tot), where=tot > 0)
+
+    def _measure_muons(self, parts: list[tuple[np.ndarray, ...]], rng: np.random.Generator
+                       ) -> list[tuple[np.ndarray, ...]]:
+        """Per crossing: duplicates where two track finders overlap, efficiency, q/pT smeared with a Gaussian core
+        or (with ``tail_fraction``) a wider tail, then the candidate threshold. Smearing q/pT, not pT, is what
+        makes a soft muon look hard."""
+        if not parts:
+            return []
+        mc = self.cfg.muon
+        ev, pt, eta, phi = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        lo, hi = mc.duplicate_eta
+        aeta = np.abs(eta)
+        dup = np.flatnonzero((aeta >= lo) & (aeta < hi) & (rng.random(len(pt)) < mc.duplicate_fraction))
+        if len(dup):
+            ev, pt, eta, phi = (np.concatenate([a, a[dup]]) for a in (ev, pt, eta, phi))
+        r = mc.resolution
+        sigma = np.where(rng.random(len(pt)) < r.tail_fraction, r.tail, r.core)
+        inv = (1.0 + sigma * rng.standard_normal(len(pt))) / pt
+        meas = np.divide(1.0, np.abs(inv), out=np.full(len(pt), np.inf), where=inv != 0)
+        meas = np.minimum(meas, 1e4)
+        ok = (rng.random(len(pt)) < mc.efficiency) & (meas >= mc.pt_min_gev)
+        return [(ev[ok], meas[ok], eta[ok], phi[ok])]
+
+    @staticmethod
+    def _pack(events: np.ndarray, cls: ObjectClass, parts: list[tuple[np.ndarray, ...]],
+              flags: np.ndarray | None = None, flag_out: np.ndarray | None = None) -> None:
+        """Write the pT-leading objects of each crossing into the rows of ``cls`` (zero padding stays); per-object
+        ``flags`` (aligned with the single part) go to ``flag_out`` (n, rows)."""
         if not parts:
             return
         ev, pt, eta, phi = (np.concatenate([p[i] for p in parts]) for i in range(4))
@@ -306,3 +504,5 @@ class L1Emulator:
         events[e, r, 1] = eta[keep]
         events[e, r, 2] = phi[keep]
         events[e, r, 3] = int(cls)
+        if flags is not None and flag_out is not None:
+            flag_out[e, rank[keep]] = flags[order][keep]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,11 @@ class ParticleBatch:
     hf_eta: np.ndarray
     hf_phi: np.ndarray
     hf_flavour: np.ndarray
+    #: per event: pT of the hardest 2 -> 2 scattering (hard process or any multiparton interaction), GeV
+    pthat: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    #: Pythia's estimate of the cross section of the generated process after this run (mb) and its error
+    sigma_mb: float = 0.0
+    sigma_err_mb: float = 0.0
 
     @property
     def event(self) -> np.ndarray:
@@ -225,6 +230,24 @@ def _vertices(prt: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return v[:, 0], v[:, 1], v[:, 2], first
 
 
+def _hardest_scattering(prt: Any, events: Any) -> np.ndarray:
+    """Per event, its hardness (GeV): the largest of the transverse momenta of the outgoing partons of the hard
+    process (|status| 23) and of every multiparton interaction (|status| 33), ``info.pT2Hat``, and the leading
+    final-state particle. ``pT2Hat`` alone misses hard interactions inside a diffractive system (checked on
+    20,000 minimum-bias events: 5 have a 15-21 GeV scattering with pT2Hat below 1 GeV), and the scatterings
+    alone miss rare events whose hadrons are far harder than any scattering (one of 100,000 minimum-bias
+    events: a 49 GeV neutron and a 38 GeV proton back to back at scattering pT 8 GeV); used for the pT-hat
+    boundary of the zero-bias pool, so that no interaction harder than the boundary stays in the pool."""
+    import awkward as ak
+
+    status = abs(prt.status)
+    pt = np.sqrt(prt.p.px**2 + prt.p.py**2)
+    hardest = ak.to_numpy(ak.fill_none(ak.max(ak.where((status == 23) | (status == 33), pt, 0.0), axis=1), 0.0))
+    leading = ak.to_numpy(ak.fill_none(ak.max(ak.where(prt.status > 0, pt, 0.0), axis=1), 0.0))
+    info = np.sqrt(np.maximum(ak.to_numpy(events.info.pT2Hat), 0.0))
+    return np.maximum(np.maximum(hardest, info), leading).astype(np.float32)
+
+
 def _to_batch(pythia: Any, events: Any) -> ParticleBatch:
     import awkward as ak
 
@@ -263,6 +286,7 @@ def _to_batch(pythia: Any, events: Any) -> ParticleBatch:
         hf_eta=np.arcsinh(np.divide(hpz, hpt, out=np.zeros_like(hpz), where=hpt > 0))[keep],
         hf_phi=np.arctan2(hpy, hpx)[keep],
         hf_flavour=flavour[keep],
+        pthat=_hardest_scattering(prt, events),
     )
 
 
@@ -284,7 +308,10 @@ def generate(
             continue
         parts.append(_to_batch(pythia, events))
         done += len(events)
-    return concat_batches(parts, n_events)
+    batch = concat_batches(parts, n_events)
+    info = pythia.infoPython()
+    batch.sigma_mb, batch.sigma_err_mb = float(info.sigmaGen()), float(info.sigmaErr())
+    return batch
 
 
 def concat_batches(parts: Sequence[ParticleBatch], limit: int | None = None) -> ParticleBatch:
@@ -298,6 +325,7 @@ def concat_batches(parts: Sequence[ParticleBatch], limit: int | None = None) -> 
     cat = {f: np.concatenate([getattr(b, f) for b in parts]) for f in
            ("pid", "charge", "px", "py", "pz", "e", "vx", "vy", "vz", "hf_pt", "hf_eta", "hf_phi", "hf_flavour")}
     cat["hf_event"] = np.concatenate([b.hf_event + n0 for b, n0 in zip(parts, n_before, strict=False)])
+    cat["pthat"] = np.concatenate([b.pthat for b in parts])
     batch = ParticleBatch(n_events=int(n_before[-1]), offsets=np.concatenate(offs), **cat)
     if limit is not None and limit < batch.n_events:
         batch = _head(batch, limit)
@@ -312,4 +340,5 @@ def _head(b: ParticleBatch, n: int) -> ParticleBatch:
         offsets=b.offsets[: n + 1],
         **{f: getattr(b, f)[:stop] for f in ("pid", "charge", "px", "py", "pz", "e", "vx", "vy", "vz")},
         **{f: getattr(b, f)[keep_hf] for f in ("hf_event", "hf_pt", "hf_eta", "hf_phi", "hf_flavour")},
+        pthat=b.pthat[:n],
     )
