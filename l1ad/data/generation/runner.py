@@ -415,6 +415,11 @@ def _make_strata(gen: GenerationConfig, pool: SparseEvents, sigma_inel: float,
         m = soft.all.muons
         has = np.zeros(soft.all.n_events, bool)
         has[np.repeat(np.arange(soft.all.n_events), np.diff(m.offsets))[m.pt >= me.pt_min_gev]] = True
+        if not 0 < int(has.sum()) < soft.all.n_events:  # a tiny pool: nothing to split (the sample stays exact)
+            log.warning("zero bias: muon enrichment off: %d of %d soft pool interactions hold a muon above %g GeV",
+                        int(has.sum()), soft.all.n_events, me.pt_min_gev)
+            me = None
+    if me is not None:
         soft = SoftPools(soft.all, soft.all.subset(~has), soft.all.subset(has), float(has.mean()) * s0.q)
         shares = muon_split(mu * soft.q_muon)
         strata = []
