@@ -901,3 +901,39 @@ def test_rates_on_a_design_built_by_l1ad_build(cli, fp_model, samples, tmp_path)
     assert data["rtl_check"]["passed"] and data["rtl_check"]["events"] == 40_000
     for r, p in zip(data["thresholds"], data["rtl_check"]["per_threshold"], strict=True):
         assert r["threshold"] == p["threshold"] and p["offline_triggers"] == p["rtl_triggers"]
+
+
+def test_readme_rate_tables_come_from_the_report_and_check_detects_staleness(samples, tmp_path, capsys):
+    """``python -m l1ad.rates.readme`` writes README's rate section from a real rates.json + metrics.json:
+    every seed with its reference and ratio, every threshold with its interval; --check fails once a number
+    changes; a missing input is one line, exit 2, README untouched."""
+    from l1ad.rates import readme
+    from l1ad.rates.run import RatesOptions, run_rates
+
+    out = tmp_path / "out"
+    run_rates(RatesOptions.parse(zero_bias=[samples["zb_small"]], signals=[samples["sig"]], menu="menu.yaml", out=out),
+              score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"anomaly": {"signals": {"sig": {"ratio_quantized_over_float_uncertainty": {
+        "1kHz": {"ratio": 0.9, "binomial": 0.1, "bootstrap_68": None, "n_pass_num": 9, "n_pass_den": 10}}}}}}))
+    md = tmp_path / "README.md"
+    md.write_text(f"# t\n\n{readme.BEGIN}\nstale table\n{readme.END}\ntail\n")
+    args = ["--rates", str(out / "rates.json"), "--metrics", str(metrics), "--readme", str(md)]
+    assert readme.main([*args, "--check"]) == 1
+    assert readme.main(args) == 0 and readme.main([*args, "--check"]) == 0
+    text = md.read_text()
+    assert text.startswith("# t\n\n") and text.endswith(f"{readme.END}\ntail\n") and "stale table" not in text
+    data = json.loads((out / "rates.json").read_text())
+    for name, s in data["menu"]["seeds"].items():
+        assert f"`{name}` | {readme._interval(s['khz'], s['lo_khz'], s['hi_khz'])}" in text
+    for t in data["thresholds"]:
+        assert f"| {t['target_khz']:g} | {t['threshold']:,} |" in text
+    assert "0.90 ± 0.10 (9 / 10 events)" in text
+    data["thresholds"][0]["threshold"] += 1  # fault: the report changed, README is stale
+    (out / "rates.json").write_text(json.dumps(data))
+    assert readme.main([*args, "--check"]) == 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        readme.main(["--rates", str(tmp_path / "nope.json"), "--metrics", str(metrics), "--readme", str(md)])
+    assert e.value.code == 2 and "nope.json" in capsys.readouterr().err
+    assert md.read_text() == text

@@ -375,7 +375,7 @@ def test_scores_equal_the_fixed_point_emulation(vae_artifact, data_dir) -> None:
 def test_weighted_fpr_thresholds_and_roc() -> None:
     """With background weights the FPR is the weighted fraction above the threshold; equal weights reproduce
     the unweighted numbers; ignoring the weights of a stitched sample would pick a very different cut."""
-    from l1ad.evaluation.metrics import ad_metrics, efficiency_at_fpr, roc
+    from l1ad.models.metrics import ad_metrics, efficiency_at_fpr, roc
 
     rng = np.random.default_rng(3)
     soft, hard = rng.normal(0, 1, 40_000), rng.normal(4, 1, 10_000)

@@ -1,7 +1,7 @@
 """``l1ad evaluate ARTIFACT``: physics metrics + plots of a trained artifact, quantized vs float twin.
 
 AD models: per signal ROC/AUC, efficiency at FPR 1e-5 and at 1/5/10 kHz of 28.6 MHz zero bias (see
-:mod:`l1ad.evaluation.metrics`; a weighted zero bias is weighted to LHC crossings), score distributions. Scores are formed as the firmware forms them from the
+:mod:`l1ad.models.metrics`; a weighted zero bias is weighted to LHC crossings), score distributions. Scores are formed as the firmware forms them from the
 quantized trigger model's outputs (:mod:`l1ad.models.scoring`). b-tagger: ROC, AUC, mistag at 70 % b eff.
 """
 
