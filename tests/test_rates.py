@@ -1010,3 +1010,20 @@ def test_encoded_words_from_another_encoding_or_menu_are_refused(cli, samples, t
         run_rates(RatesOptions.parse(zero_bias=[cases["encoding_sha256"]], out=tmp_path / "o2"),
                   score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
     assert not (tmp_path / "o2").exists()
+
+
+@pytest.mark.skipif(not HAS_DATA, reason="l1ad.data not available")
+def test_local_worker_processes_give_identical_results(samples, tmp_path):
+    """`--workers 2`: a Dask LocalCluster of two worker processes, same counts and thresholds as in-process; with
+    --scheduler as well it is a usage error."""
+    from l1ad.rates.run import RatesOptions, run_rates
+
+    w = _encode(samples["zb_small"], tmp_path / "zb.words.h5")
+    opts = dict(zero_bias=[w], signals=[samples["sig"]], targets_khz=(20.0, 60.0), chunk_size=10_000)
+    kw = dict(score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    local = run_rates(RatesOptions.parse(out=tmp_path / "l", **opts), **kw)
+    multi = run_rates(RatesOptions.parse(out=tmp_path / "m", workers=2, **opts), **kw)
+    assert multi.zero_bias == local.zero_bias and multi.signals == local.signals and multi.choices == local.choices
+    assert json.loads((tmp_path / "m" / "rates.json").read_text())["inputs"]["backend"].startswith("dask local")
+    with pytest.raises(ConfigError, match="workers"):
+        RatesOptions.parse(workers=2, scheduler="tcp://127.0.0.1:1", **opts)

@@ -54,6 +54,8 @@ class RatesOptions(StrictModel):
     menu: str | None = Field("menu.yaml", description="menu YAML; None: no menu")
     out: Path | None = None
     scheduler: str | None = Field(None, description="Dask scheduler address (None: local)")
+    #: > 1: a Dask LocalCluster of this many single-threaded worker processes on this machine
+    workers: int = Field(1, ge=1, description="local worker processes (1: in this process)")
     chunk_size: int = Field(100_000, gt=0)
     menu_on_words: bool = False
     check_menu: bool = Field(False, description="fail (exit 1) if a seed misses its reference tolerance")
@@ -79,6 +81,8 @@ class RatesOptions(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> RatesOptions:
+        if self.scheduler and self.workers > 1:
+            raise ValueError(f"workers: give --workers (value {self.workers}) or --scheduler, not both")
         if self.zb_first is not None and len(self.zb_first) != len(self.zero_bias):
             raise ValueError(f"zb_first needs one entry per zero-bias file ({len(self.zero_bias)})")
         return self
@@ -154,12 +158,15 @@ def run_rates(
                   for n, p, c, s in zip(names, o.signals, sig_counts, sig_strata, strict=True)}
 
     n_all = n_zb + sum(sig_counts)
-    client = None
+    client = cluster = None
     with _progress(console, n_all) as advance:
-        if o.scheduler:
-            from l1ad.rates.dask_backend import connect, run_dask
+        if o.scheduler or o.workers > 1:
+            from l1ad.rates.dask_backend import connect, local_cluster, run_dask
 
-            client = connect(o.scheduler)
+            if o.scheduler:
+                client = connect(o.scheduler)
+            else:
+                cluster, client = local_cluster(o.workers)
 
             def run(samples: dict[str, Any], e: Emulation) -> dict[str, Any]:
                 return run_dask(samples, e, client, progress=advance)
@@ -180,6 +187,8 @@ def run_rates(
         finally:
             if client is not None:
                 client.close()
+            if cluster is not None:
+                cluster.close()
     sig_w = {n: _weights([p], [s], sig[n].n_by_stratum, [c], [0])
              for n, p, s, c in zip(names, o.signals, sig_strata, sig_counts, strict=True)}
     refs = {} if menu is None else {s.name: (s.reference.khz, s.reference.source)
@@ -208,7 +217,8 @@ def run_rates(
                 "signals": {n: str(p) for n, p in zip(names, o.signals, strict=True)},
                 "menu": o.menu,
                 "chunk_size": o.chunk_size,
-                "backend": f"dask {o.scheduler}" if o.scheduler else "local",
+                "backend": (f"dask {o.scheduler}" if o.scheduler
+                            else f"dask local cluster, {o.workers} worker processes" if o.workers > 1 else "local"),
                 "menu_on_words": o.menu_on_words,
                 "egamma_isolation": iso_note or "from the files' EGammaIso datasets",
                 # score histograms: coarse bins of 2**shift, exact scores of the top tail_events events
