@@ -1027,3 +1027,25 @@ def test_local_worker_processes_give_identical_results(samples, tmp_path):
     assert json.loads((tmp_path / "m" / "rates.json").read_text())["inputs"]["backend"].startswith("dask local")
     with pytest.raises(ConfigError, match="workers"):
         RatesOptions.parse(workers=2, scheduler="tcp://127.0.0.1:1", **opts)
+
+
+def test_cli_rates_on_encoded_words_with_the_shipped_rtl_check(cli, design_dir, samples, tmp_path):
+    """`l1ad data encode` then `l1ad rates --design` on the words files: the shipped-RTL check streams the stored
+    words, and rates.json is the event files' but for the input paths."""
+    zb, sig = tmp_path / "zb_small.words.h5", tmp_path / "sig.words.h5"
+    for src, dst in ((samples["zb_small"], zb), (samples["sig"], sig)):
+        code, _, err = cli("data", "encode", src, "--out", dst)
+        assert code == 0, err
+    res = {}
+    for tag, (z, s) in {"ev": (samples["zb_small"], samples["sig"]), "wd": (zb, sig)}.items():
+        code, _, err = cli("rates", "--design", design_dir, "--zero-bias", z, "--signal", s, "--out", tmp_path / tag,
+                           "--targets", "20,60")
+        assert code == 0, err
+        res[tag] = json.loads((tmp_path / tag / "rates.json").read_text())
+    chk = res["wd"]["rtl_check"]
+    assert chk["passed"] and chk["events"] == 40_000 and chk["score_mismatches"] == 0
+    a, b = (_without_paths(tmp_path / t / "rates.json") for t in ("ev", "wd"))
+    for d in (a, b):  # input paths and timings
+        for k in ("files", "events_per_s", "seconds"):
+            d["rtl_check"].pop(k, None)
+    assert a == b
