@@ -12,7 +12,9 @@ CPU-second of this process, median of ``--repeat`` >= 5 passes after a warm-up):
   sum of squares) on the whole array, measured in the same run: the ratio model/baseline compares
   across machines;
 * ``pipeline`` - ``l1ad.rates.pipeline.process_chunk`` on an ADC2021 HDF5 file (read + validate +
-  encode + model + menu + histograms), i.e. what one ``l1ad rates`` worker does.
+  encode + model + menu + histograms), i.e. what one ``l1ad rates`` worker does;
+* ``pipeline_words`` - the same on the file's ``l1ad data encode`` output (int16 words + the menu's seed bits:
+  read + model + histograms), with identical counts (checked); target >= 2 M events/s/core (issue 15).
 
 Without ``--artifact``/``--design`` the default-size model (AXOL1TL-style VAE encoder 57 -> 32 -> 16 -> 8,
 score sum of mu^2, ``l1ad.models`` default quantizers) is built with random (Glorot) weights; the integer
@@ -117,7 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     from l1ad.data.adc2021 import write_events
     from l1ad.data.encoding import load_encoding
     from l1ad.rates.menu import load_menu
-    from l1ad.rates.pipeline import DEFAULT_BATCH, Emulation, Hdf5Reader, plan_chunks, process_chunk
+    from l1ad.rates.pipeline import (
+        DEFAULT_BATCH,
+        Emulation,
+        Hdf5Reader,
+        plan_chunks,
+        process_chunk,
+        run_local,
+    )
     from l1ad.rates.streaming import ScoreHistogram, shift_for_width
 
     n = args.events
@@ -157,9 +166,26 @@ def main(argv: list[str] | None = None) -> int:
         bench.time("pipeline_weighted", "pipeline, weighted file (12 strata)",
                    lambda: [process_chunk(c, emu) for c in wchunks], n, baseline="baseline")
 
+        # the same files encoded once by `l1ad data encode` (int16 words + menu seed bits): what `l1ad rates` reads
+        # instead of the events; chunks on whole HDF5 chunks, as l1ad rates plans them
+        from l1ad.data.words import write_words
+
+        menu = emu.menu
+        wd_path, wdw_path = Path(d) / "zero_bias.words.h5", Path(d) / "zero_bias_weighted.words.h5"
+        write_words(path, wd_path, enc, menu)
+        write_words(wpath, wdw_path, enc, menu)
+        wd_chunks = plan_chunks([wd_path], [n], 100_000, align=[emu.reader.chunk_rows(str(wd_path))])
+        wdw_chunks = plan_chunks([wdw_path], [n], 100_000, strata=[k], align=[emu.reader.chunk_rows(str(wdw_path))])
+        bench.time("pipeline_words", "pipeline, encoded words (l1ad data encode)",
+                   lambda: [process_chunk(c, emu) for c in wd_chunks], n, baseline="baseline")
+        bench.time("pipeline_words_weighted", "pipeline, encoded words, weighted (12 strata)",
+                   lambda: [process_chunk(c, emu) for c in wdw_chunks], n, baseline="baseline")
+        same = (run_local(wd_chunks, emu) == run_local(chunks, emu)
+                and run_local(wdw_chunks, emu) == run_local(wchunks, emu))
+        bench.require("pipeline_words", same, "encoded-words counts == event-file counts (both files)")
+
         # where the pipeline's time goes (same steps as process_chunk)
         reader = Hdf5Reader()
-        menu = emu.menu
         assert menu is not None
         all_scores = model.predict(words)
 
@@ -172,15 +198,23 @@ def main(argv: list[str] | None = None) -> int:
                    baseline="baseline")
         bench.time("menu", "  stage: menu (l1ad.rates.menu)", stepped(lambda a, b: menu.evaluate(events[a:b])), n,
                    baseline="baseline")
+        bench.time("read_words", "  stage: read words+seed bits (l1ad.data.words)",
+                   lambda: [reader.read_encoded(str(wd_path), c.start, c.stop) for c in wd_chunks], n,
+                   baseline="baseline")
         bench.time("histograms", "  stage: histograms (l1ad.rates.streaming)",
                    lambda: [ScoreHistogram.from_scores(all_scores[c.start : c.stop], shift) for c in chunks], n,
                    baseline="baseline")
 
     r_model = bench.rows["model"].rate
-    t1 = EXTRAPOLATE_EVENTS / bench.rows["pipeline"].rate
-    print(f"\n10^8 events through the pipeline: {t1 / 60:.1f} min on one core, {t1 / (os.cpu_count() or 1) / 60:.1f} min "
-          f"on {os.cpu_count()} cores; model alone {EXTRAPOLATE_EVENTS / r_model / 60:.1f} min on one core")
+    cores = os.cpu_count() or 1
+    for key, what in (("pipeline", "event file"), ("pipeline_words", "encoded words")):
+        t1 = EXTRAPOLATE_EVENTS / bench.rows[key].rate
+        print(f"10^8 events through the pipeline ({what}): {t1 / 60:.1f} min on one core, {t1 / cores / 60:.1f} min "
+              f"on {cores} cores")
+    print(f"model alone: {EXTRAPOLATE_EVENTS / r_model / 60:.1f} min on one core")
     bench.target("model", ">=", TARGET_EV_PER_S, note="NumPy integer emulator, events/s/core")
+    bench.target("pipeline_words", ">=", TARGET_EV_PER_S,
+                 note="issue 15: full rates pipeline on encoded words, events/s/core")
     return bench.finish(args.json)
 
 

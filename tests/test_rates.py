@@ -937,3 +937,151 @@ def test_readme_rate_tables_come_from_the_report_and_check_detects_staleness(sam
         readme.main(["--rates", str(tmp_path / "nope.json"), "--metrics", str(metrics), "--readme", str(md)])
     assert e.value.code == 2 and "nope.json" in capsys.readouterr().err
     assert md.read_text() == text
+
+
+# --------------------------------------------------------------------------------------------------------
+# encoded-words files (`l1ad data encode`) as inputs of `l1ad rates`
+# --------------------------------------------------------------------------------------------------------
+def _encode(src: Path, out: Path, menu: str | None = "menu.yaml", **kw) -> Path:
+    from l1ad.data.encoding import load_encoding
+    from l1ad.data.words import write_words
+
+    write_words(src, out, load_encoding(), load_menu(menu) if menu else None, menu_path=menu, **kw)
+    return out
+
+
+def _without_paths(rates_json: Path) -> dict:
+    d = json.loads(rates_json.read_text())
+    d.pop("inputs")
+    return d
+
+
+@pytest.mark.skipif(not HAS_DATA, reason="l1ad.data not available")
+@pytest.mark.parametrize("menu_on_words", [False, True])
+def test_encoded_words_files_give_identical_rates(samples, tmp_path, menu_on_words):
+    """Weighted zero bias + a signal, from the event files and from their `l1ad data encode` output: thresholds,
+    rates, counts, histograms and rates.json (but the input paths) identical."""
+    from l1ad.rates.run import RatesOptions, run_rates
+
+    zb = _encode(samples["zb_weighted"], tmp_path / "zb.words.h5", chunk_size=5_000)
+    sig = _encode(samples["sig"], tmp_path / "sig.words.h5")
+    with h5py.File(zb) as f:
+        assert f["Words"].dtype == np.int16 and f["SeedBits"].shape == (40_000, 3) and "Stratum" in f
+    kw = dict(score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    opts = dict(targets_khz=(20.0, 100.0, 500.0), chunk_size=6_000, menu_on_words=menu_on_words)
+    ev = run_rates(RatesOptions.parse(zero_bias=[samples["zb_weighted"]], signals=[samples["sig"]],
+                                      out=tmp_path / "ev", **opts), **kw)
+    wd = run_rates(RatesOptions.parse(zero_bias=[zb], signals=[sig], out=tmp_path / "wd", **opts), **kw)
+    assert wd.zero_bias == ev.zero_bias and wd.signals.keys() == {"sig"} and wd.choices == ev.choices
+    assert wd.signals["sig"] == ev.signals["sig"]
+    assert ev.zero_bias.menu_count > 0 and ev.zero_bias.n_strata == 2
+    assert _without_paths(tmp_path / "wd" / "rates.json") == _without_paths(tmp_path / "ev" / "rates.json")
+
+
+@pytest.mark.skipif(not HAS_DATA, reason="l1ad.data not available")
+def test_encoded_words_keep_the_training_provenance(samples, tmp_path):
+    """The words file records its source's sha256: the model's training events are skipped as on the source."""
+    import hashlib
+
+    from l1ad.rates.pipeline import held_out_first_event
+
+    w = _encode(samples["zb_small"], tmp_path / "zb.words.h5", menu=None)
+    sha = hashlib.sha256(samples["zb_small"].read_bytes()).hexdigest()
+    art = tmp_path / "artifact"
+    art.mkdir()
+    bkg = {"path": "x", "sha256": sha, "train": [0, 25_000], "validation": [25_000, 30_000], "test": [30_000, 40_000]}
+    (art / "model.json").write_text(json.dumps(_meta({"background": bkg})))
+    assert held_out_first_event(art, [w, samples["zb_small"], samples["zb_b"]]) == [30_000, 30_000, 0]
+    # chunks on whole HDF5 chunks (8,192 events), results as with any other chunking
+    n = check_files([w], reader(), "zero-bias")
+    chunks = plan_chunks([w], n, 20_000, [30_000], align=[8192])
+    assert [(c.start, c.stop) for c in chunks] == [(30_000, 32_768), (32_768, 40_000)]
+    emu = emulation(menu=False)
+    assert run_local(chunks, emu) == run_local(plan_chunks([samples["zb_small"]], n, 3_000, [30_000]), emu)
+
+
+@pytest.mark.skipif(not HAS_DATA, reason="l1ad.data not available")
+def test_encoded_words_from_another_encoding_or_menu_are_refused(cli, samples, tmp_path):
+    """A words file whose encoding, menu or event count is not this run's: exit 2, one line naming the file
+    and the field, nothing written."""
+    import shutil
+
+    good = _encode(samples["zb_small"], tmp_path / "good.h5")
+    cases = {}
+
+    def variant(name: str, edit) -> Path:
+        p = tmp_path / f"{name}.h5"
+        shutil.copy(good, p)
+        with h5py.File(p, "a") as f:
+            edit(f)
+        return p
+
+    cases["encoding_sha256"] = variant("enc", lambda f: f.attrs.__setitem__("encoding_sha256", "0" * 64))
+    cases["menu_sha256"] = variant("menu", lambda f: f.attrs.__setitem__("menu_sha256", "1" * 64))
+    cases["n_events"] = variant("count", lambda f: f.attrs.__setitem__("n_events", 39_999))
+    cases["SeedBits"] = _encode(samples["zb_small"], tmp_path / "nomenu.h5", menu=None)
+    cases["format_version"] = variant("ver", lambda f: f.attrs.__setitem__("format_version", 7))
+    # a menu that differs by one threshold
+    menu_yaml = tmp_path / "menu2.yaml"
+    from l1ad.config import config_path
+
+    text = config_path("menu.yaml").read_text()
+    menu_yaml.write_text(text.replace("met_min: ", "met_min: 1", 1))
+    assert menu_yaml.read_text() != text
+    for field, path in cases.items():
+        code, _, err = cli("rates", "--model", tmp_path / "no_model", "--zero-bias", path, "--out", tmp_path / "o")
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and str(path) in lines[0] and f"'{field}'" in lines[0], (field, err)
+        assert not (tmp_path / "o").exists()
+    code, _, err = cli("rates", "--model", tmp_path / "no_model", "--zero-bias", good, "--menu", menu_yaml,
+                       "--out", tmp_path / "o")
+    assert code == 2 and "'menu_sha256'" in err and str(good) in err, err
+    # the untouched file passes these checks (and fails only later, on the missing model)
+    code, _, err = cli("rates", "--model", tmp_path / "no_model", "--zero-bias", good, "--out", tmp_path / "o")
+    assert code == 2 and "no_model" in err and "good.h5" not in err
+    # library: the same checks in run_rates, and a file with tampered words length
+    from l1ad.rates.run import RatesOptions, run_rates
+
+    with pytest.raises(DataError, match="encoding_sha256"):
+        run_rates(RatesOptions.parse(zero_bias=[cases["encoding_sha256"]], out=tmp_path / "o2"),
+                  score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    assert not (tmp_path / "o2").exists()
+
+
+@pytest.mark.skipif(not HAS_DATA, reason="l1ad.data not available")
+def test_local_worker_processes_give_identical_results(samples, tmp_path):
+    """`--workers 2`: a Dask LocalCluster of two worker processes, same counts and thresholds as in-process; with
+    --scheduler as well it is a usage error."""
+    from l1ad.rates.run import RatesOptions, run_rates
+
+    w = _encode(samples["zb_small"], tmp_path / "zb.words.h5")
+    opts = dict(zero_bias=[w], signals=[samples["sig"]], targets_khz=(20.0, 60.0), chunk_size=10_000)
+    kw = dict(score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    local = run_rates(RatesOptions.parse(out=tmp_path / "l", **opts), **kw)
+    multi = run_rates(RatesOptions.parse(out=tmp_path / "m", workers=2, **opts), **kw)
+    assert multi.zero_bias == local.zero_bias and multi.signals == local.signals and multi.choices == local.choices
+    assert json.loads((tmp_path / "m" / "rates.json").read_text())["inputs"]["backend"].startswith("dask local")
+    with pytest.raises(ConfigError, match="workers"):
+        RatesOptions.parse(workers=2, scheduler="tcp://127.0.0.1:1", **opts)
+
+
+def test_cli_rates_on_encoded_words_with_the_shipped_rtl_check(cli, design_dir, samples, tmp_path):
+    """`l1ad data encode` then `l1ad rates --design` on the words files: the shipped-RTL check streams the stored
+    words, and rates.json is the event files' but for the input paths."""
+    zb, sig = tmp_path / "zb_small.words.h5", tmp_path / "sig.words.h5"
+    for src, dst in ((samples["zb_small"], zb), (samples["sig"], sig)):
+        code, _, err = cli("data", "encode", src, "--out", dst)
+        assert code == 0, err
+    res = {}
+    for tag, (z, s) in {"ev": (samples["zb_small"], samples["sig"]), "wd": (zb, sig)}.items():
+        code, _, err = cli("rates", "--design", design_dir, "--zero-bias", z, "--signal", s, "--out", tmp_path / tag,
+                           "--targets", "20,60")
+        assert code == 0, err
+        res[tag] = json.loads((tmp_path / tag / "rates.json").read_text())
+    chk = res["wd"]["rtl_check"]
+    assert chk["passed"] and chk["events"] == 40_000 and chk["score_mismatches"] == 0
+    a, b = (_without_paths(tmp_path / t / "rates.json") for t in ("ev", "wd"))
+    for d in (a, b):  # input paths and timings
+        for k in ("files", "events_per_s", "seconds"):
+            d["rtl_check"].pop(k, None)
+    assert a == b

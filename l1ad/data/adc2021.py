@@ -444,6 +444,15 @@ def _open(path: str | os.PathLike[str]) -> h5py.File:
         raise DataError(f"{p}: not a readable HDF5 file (truncated or corrupt?): {_short(e)}") from None
 
 
+def _n_rows(f: h5py.File) -> int:
+    """Events of an open file: rows of ``Particles``, or of ``Words`` in an encoded-words file
+    (:mod:`l1ad.data.words` carries the same ``Weights``/``Stratum``/``EGammaIso`` datasets and ``strata``)."""
+    for name in (DATASET, "Words"):
+        if name in f:
+            return int(f[name].shape[0])
+    return 0
+
+
 def read_strata(path: str | os.PathLike[str]) -> Strata:
     """The file's strata (see the module docstring); one stratum ``all`` for an unweighted file.
 
@@ -451,7 +460,7 @@ def read_strata(path: str | os.PathLike[str]) -> Strata:
     finite, >= 0 and sum to 1 (1e-6), each stratum's event count matches the attribute."""
     p = Path(path)
     with _open(p) as f:
-        n = int(f[DATASET].shape[0]) if DATASET in f else 0
+        n = _n_rows(f)
         has_w, has_s = WEIGHTS in f, STRATUM in f
         for name in (WEIGHTS, STRATUM):
             if name in f and f[name].shape[0] != n:
@@ -498,7 +507,7 @@ def read_strata(path: str | os.PathLike[str]) -> Strata:
 def read_stratum_ids(path: str | os.PathLike[str], start: int = 0, stop: int | None = None) -> np.ndarray:
     """Per-event stratum ids (int64) of events ``start:stop`` (all 0 for an unweighted file)."""
     with _open(path) as f:
-        n = int(f[DATASET].shape[0]) if DATASET in f else 0
+        n = _n_rows(f)
         a, b = _bounds(n, start, stop, Path(path))
         if STRATUM in f:
             return np.asarray(f[STRATUM][a:b], np.int64)
@@ -513,7 +522,7 @@ def read_egamma_iso(path: str | os.PathLike[str], start: int = 0, stop: int | No
     with _open(path) as f:
         if EGAMMA_ISO not in f:
             return None
-        n = int(f[DATASET].shape[0]) if DATASET in f else 0
+        n = _n_rows(f)
         a, b = _bounds(n, start, stop, Path(path))
         ds = f[EGAMMA_ISO]
         if ds.shape[1:] != (4,) or ds.shape[0] != n:

@@ -1,4 +1,4 @@
-"""Run the per-chunk rate computation on a Dask cluster (``l1ad rates --scheduler ADDRESS``).
+"""Run the per-chunk rate computation on a Dask cluster (``l1ad rates --scheduler ADDRESS`` or ``--workers N``).
 
 The files are split into the same ``(file, start, stop)`` chunks as the local run; each worker runs
 :func:`l1ad.rates.pipeline.process_chunk` and returns exact integer histograms, merged here. Histogram
@@ -16,7 +16,7 @@ from typing import Any
 from l1ad.errors import L1adError
 from l1ad.rates.pipeline import Chunk, Emulation, SampleCounts, process_chunk
 
-__all__ = ["connect", "run_dask"]
+__all__ = ["connect", "local_cluster", "run_dask"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,21 @@ def connect(address: str, timeout: float = 10.0) -> Any:
         raise L1adError(f"--scheduler {address}: cannot connect to the Dask scheduler: {e}") from None
     except (ValueError, TypeError) as e:  # e.g. "missing port number in address"
         raise L1adError(f"--scheduler: not a Dask scheduler address: {e} (value {address!r})") from None
+
+
+def local_cluster(workers: int) -> tuple[Any, Any]:
+    """(LocalCluster, Client): ``workers`` single-threaded worker processes on this machine (``--workers N``).
+
+    Not the default: on the 2-core CI machines starting the processes (each imports NumPy, h5py and l1ad and
+    receives the model) takes longer than the whole local run of the default zero-bias sample."""
+    from dask.distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        return cluster, Client(cluster)
+    except BaseException:
+        cluster.close()
+        raise
 
 
 def run_dask(

@@ -203,6 +203,16 @@ class Menu:
         return self.evaluate(encoding.decode(words), egamma_iso)  # type: ignore[attr-defined]
 
 
+def _count_per_row(b: np.ndarray) -> np.ndarray:
+    """True values per row of a bool (N, k) array (k <= 10) as uint8: k column adds, ~4x faster than
+    ``np.count_nonzero(b, axis=1)`` on these short rows."""
+    u = b.view(np.uint8)
+    out = u[:, 0].copy()
+    for j in range(1, u.shape[1]):
+        out += u[:, j]
+    return out
+
+
 class _Event:
     """One batch of events with cached per-kind object arrays (shared between seeds)."""
 
@@ -210,16 +220,22 @@ class _Event:
         self.p = p
         self.iso = iso
         self._pt: dict[tuple[ObjectClass, float | None], np.ndarray] = {}
+        self._cols: dict[ObjectClass, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _group(self, cls: ObjectClass) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pT, |eta|, present) of the group's rows as contiguous (N, k) arrays (one strided gather per group)."""
+        if cls not in self._cols:
+            rows = self.p[:, _group_rows(cls), :]
+            self._cols[cls] = (np.ascontiguousarray(rows[:, :, 0]), np.abs(rows[:, :, 1]), rows[:, :, 3] == int(cls))
+        return self._cols[cls]
 
     def pt(self, cls: ObjectClass, eta_max: float | None) -> np.ndarray:
         """pT of the group's objects (0 for empty slots or |eta| > eta_max)."""
         key = (cls, eta_max)
         if key not in self._pt:
-            rows = self.p[:, _group_rows(cls), :]
-            ok = rows[:, :, 3] == int(cls)
-            if eta_max is not None:
-                ok &= np.abs(rows[:, :, 1]) <= eta_max
-            self._pt[key] = np.where(ok, rows[:, :, 0], 0.0)
+            pt, abseta, present = self._group(cls)
+            ok = present if eta_max is None else present & (abseta <= eta_max)
+            self._pt[key] = np.where(ok, pt, 0.0)
         return self._pt[key]
 
     def passing(self, kind: ObjectKind, pt_min: float, eta_max: float | None, isolation: str) -> np.ndarray:
@@ -240,7 +256,7 @@ class _Event:
                 # objects pass leg k for all k" (thresholds descend, so passing leg k implies passing leg k - 1)
                 ok = np.ones(legs[0].shape[0], dtype=bool)
                 for k, passing in enumerate(legs):
-                    ok &= np.count_nonzero(passing, axis=1) > k
+                    ok &= _count_per_row(passing) > k
                 return ok
             # legs with different isolation: some assignment of distinct objects to the legs
             n_obj = legs[0].shape[1]
@@ -254,14 +270,21 @@ class _Event:
         if isinstance(c, PairCond):
             a = self.passing(c.first.object, c.first.pt_min, c.first.eta_max, c.first.isolation)
             b = self.passing(c.second.object, c.second.pt_min, c.second.eta_max, c.second.isolation)
-            ra = self.p[:, _group_rows(c.first.object.object_class), :]
-            rb = self.p[:, _group_rows(c.second.object.object_class), :]
+            out = np.zeros(a.shape[0], dtype=bool)
+            # Delta R only on the events with a candidate for each leg (same arithmetic per event, few events)
+            ev = np.flatnonzero(a.any(axis=1) & b.any(axis=1))
+            if ev.size == 0:
+                return out
+            a, b = a[ev], b[ev]
+            ra = self.p[ev, _group_rows(c.first.object.object_class), :]
+            rb = self.p[ev, _group_rows(c.second.object.object_class), :]
             deta = ra[:, :, None, 1] - rb[:, None, :, 1]
             dphi = (ra[:, :, None, 2] - rb[:, None, :, 2] + np.pi) % (2 * np.pi) - np.pi
             ok = a[:, :, None] & b[:, None, :] & (deta**2 + dphi**2 >= c.dr_min**2)
             if c.first.object == c.second.object:
                 ok &= ~np.eye(ra.shape[1], dtype=bool)[None]
-            return ok.any(axis=(1, 2))
+            out[ev] = ok.any(axis=(1, 2))
+            return out
         if isinstance(c, HTCond):
             pt = self.pt(ObjectClass.JET, c.jet_eta_max)
             ht = np.where(pt >= c.jet_pt_min, pt, 0.0).sum(axis=1)

@@ -65,9 +65,39 @@ class Hdf5Reader:
     """ADC2021 event files through :mod:`l1ad.data.adc2021` (validated, bounded slices, weights, e/gamma flags)."""
 
     def count(self, path: str) -> int:
+        if self.is_words(path):
+            return self.words_header(path).n_events
         from l1ad.data.adc2021 import count_events
 
         return int(count_events(path))
+
+    def is_words(self, path: str) -> bool:
+        """An encoded-words file (``l1ad data encode``, :mod:`l1ad.data.words`) rather than an event file."""
+        from l1ad.data.words import is_words_file
+
+        return is_words_file(path)
+
+    def words_header(self, path: str) -> Any:
+        from l1ad.data.words import read_header
+
+        return read_header(path)
+
+    def read_encoded(self, path: str, start: int, stop: int, seed_bits: bool = True) -> Any:
+        from l1ad.data.words import read_chunk
+
+        return read_chunk(path, start, stop, seed_bits)
+
+    def chunk_rows(self, path: str) -> int:
+        """Events per HDF5 chunk of the file's main dataset (chunks are planned on these boundaries)."""
+        if self.is_words(path):
+            return self.words_header(path).chunk_rows
+        import h5py
+
+        from l1ad.data.adc2021 import CHUNK_EVENTS, DATASET
+
+        with h5py.File(path, "r") as f:
+            c = f[DATASET].chunks
+            return int(c[0]) if c else CHUNK_EVENTS
 
     def read(self, path: str, start: int, stop: int) -> np.ndarray:
         from l1ad.data.adc2021 import read_events
@@ -309,6 +339,9 @@ def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
     Encoding and menu run in steps of ``emu.batch`` events (cache-sized temporaries); the model scores the
     chunk's words in one call.
     """
+    is_words = getattr(emu.reader, "is_words", None)
+    if is_words is not None and is_words(chunk.path):
+        return _process_encoded(chunk, emu)
     particles = emu.reader.read(chunk.path, chunk.start, chunk.stop)
     if particles.ndim != 3 or particles.shape[1:] != (N_OBJECTS, 4):
         raise DataError(
@@ -318,11 +351,7 @@ def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
     if n != chunk.n:
         raise DataError(f"{chunk.path}: read {n} events for rows {chunk.start}:{chunk.stop}")
     k_strata = chunk.n_strata
-    read_strata = getattr(emu.reader, "read_strata", None)
-    sid = (np.zeros(n, np.int64) if read_strata is None
-           else np.asarray(read_strata(chunk.path, chunk.start, chunk.stop), np.int64) + chunk.stratum_offset)
-    if sid.shape != (n,) or (n and (sid.min() < 0 or sid.max() >= k_strata)):
-        raise DataError(f"{chunk.path}: stratum ids of events {chunk.start}:{chunk.stop} outside 0..{k_strata - 1}")
+    sid = _stratum_ids(chunk, emu, n)
     read_iso = getattr(emu.reader, "read_egamma_iso", None)
     iso = None if (read_iso is None or emu.menu is None) else read_iso(chunk.path, chunk.start, chunk.stop)
     words = np.empty((n, N_INPUTS), dtype=np.int64)
@@ -340,18 +369,68 @@ def process_chunk(chunk: Chunk, emu: Emulation) -> SampleCounts:
     # has a per-call setup cost (~1 ms, BLAS thread limits)
     scores = emu.scores(words)
     del words
+    return _count(emu, k_strata, sid, scores, fired, decisions)
+
+
+def _stratum_ids(chunk: Chunk, emu: Emulation, n: int) -> np.ndarray:
+    k_strata = chunk.n_strata
+    read_strata = getattr(emu.reader, "read_strata", None)
+    sid = (np.zeros(n, np.int64) if read_strata is None
+           else np.asarray(read_strata(chunk.path, chunk.start, chunk.stop), np.int64) + chunk.stratum_offset)
+    if sid.shape != (n,) or (n and (sid.min() < 0 or sid.max() >= k_strata)):
+        raise DataError(f"{chunk.path}: stratum ids of events {chunk.start}:{chunk.stop} outside 0..{k_strata - 1}")
+    return sid
+
+
+def _process_encoded(chunk: Chunk, emu: Emulation) -> SampleCounts:
+    """:func:`process_chunk` on an encoded-words file: words straight into the model, the stored seed bits
+    (or, with ``menu_on_words``, the menu on the decoded words) - no float events, no encoding."""
+    from l1ad.data.words import unpack_seed_bits
+
+    menu_bits = emu.menu is not None and not emu.menu_on_words
+    enc = emu.reader.read_encoded(chunk.path, chunk.start, chunk.stop, seed_bits=menu_bits)
+    words = enc.words
+    n = words.shape[0]
+    if n != chunk.n:
+        raise DataError(f"{chunk.path}: read {n} events for rows {chunk.start}:{chunk.stop}")
+    sid = _stratum_ids(chunk, emu, n)
+    n_seeds = len(emu.seed_names)
+    if emu.menu is None:
+        decisions, fired = np.zeros((n, 0), bool), np.zeros(n, bool)
+    elif menu_bits:
+        if enc.seed_bits is None:
+            raise DataError(f"{chunk.path}: dataset 'SeedBits': missing (encoded with --menu none)")
+        decisions = unpack_seed_bits(enc.seed_bits, n_seeds)
+        fired = enc.seed_bits.any(axis=1)
+    else:
+        read_iso = getattr(emu.reader, "read_egamma_iso", None)
+        iso = None if read_iso is None else read_iso(chunk.path, chunk.start, chunk.stop)
+        decisions = np.zeros((n, n_seeds), dtype=bool)
+        for a in range(0, n, emu.batch):
+            b = min(a + emu.batch, n)
+            decisions[a:b] = emu.decisions(None, words[a:b], None if iso is None else iso[a:b])  # type: ignore[arg-type]
+        fired = decisions.any(axis=1)
+    return _count(emu, chunk.n_strata, sid, emu.scores(words), fired, decisions)
+
+
+def _count(emu: Emulation, k_strata: int, sid: np.ndarray, scores: np.ndarray, fired: np.ndarray,
+           decisions: np.ndarray) -> SampleCounts:
+    """A chunk's exact counts per stratum from its scores, menu OR and per-seed decisions."""
     t = np.asarray(emu.count_at, dtype=np.int64)
     out = SampleCounts(emu.seed_names, k_strata, at_thresholds=tuple(int(x) for x in t))
     present = np.unique(sid)
     for k in present:
-        sel = sid == k
-        s_k, fired_k = scores[sel], fired[sel]
-        off = s_k[~fired_k]
+        if len(present) == 1:  # one stratum in the chunk: no selection copies
+            s_k, fired_k, dec_k = scores, fired, decisions
+        else:
+            sel = sid == k
+            s_k, fired_k, dec_k = scores[sel], fired[sel], decisions[sel]
+        off = s_k[~fired_k] if fired_k.any() else s_k
         tail = emu.tail_for(int(k), k_strata)
-        out.n_by_stratum[k] = int(sel.sum())
+        out.n_by_stratum[k] = s_k.size
         out.hists[k] = ScoreHistogram.from_scores(s_k, emu.hist_shift, tail)
         out.hists_menu_off[k] = ScoreHistogram.from_scores(off, emu.hist_shift, tail)
-        out.seed_by_stratum[k] = decisions[sel].sum(axis=0)
+        out.seed_by_stratum[k] = np.count_nonzero(dec_k, axis=0)
         out.menu_by_stratum[k] = int(fired_k.sum())
         out.above_at_by_stratum[k] = (s_k[None, :] > t[:, None]).sum(axis=1)
         out.above_at_menu_off_by_stratum[k] = (off[None, :] > t[:, None]).sum(axis=1)
@@ -375,7 +454,8 @@ def check_files(
         n = reader.count(str(p))
         if n == 0 and require_events:
             raise DataError(f"{p}: {what} file has no events")
-        if n:
+        is_words = getattr(reader, "is_words", None)
+        if n and not (is_words is not None and is_words(str(p))):  # (a words file's header is checked by count)
             first = reader.read(str(p), 0, 1)
             if first.ndim != 3 or first.shape[1:] != (N_OBJECTS, 4):
                 raise DataError(
@@ -392,21 +472,30 @@ def plan_chunks(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     first: Sequence[int] | None = None,
     strata: Sequence[int] | None = None,
+    align: Sequence[int] | None = None,
 ) -> list[Chunk]:
     """Split files into (file, start, stop) chunks of at most ``chunk_size`` events, from event ``first[i]``
     of file i (default 0) to its end. ``strata[i]``: the number of strata of file i (default 1); the sample's
-    strata are the files' strata one after the other."""
+    strata are the files' strata one after the other. ``align[i]``: the HDF5 chunk rows of file i - chunks
+    then hold whole HDF5 chunks (``chunk_size`` rounded down to a multiple, at least one; boundaries on
+    multiples of it), so no HDF5 chunk is read by two of them."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
     first = [0] * len(paths) if first is None else first
     strata = [1] * len(paths) if strata is None else strata
+    align = [1] * len(paths) if align is None else align
     offsets = np.concatenate([[0], np.cumsum(strata)]).astype(int)
     total = int(offsets[-1])
-    return [
-        Chunk(str(p), a, min(a + chunk_size, n), int(off), total)
-        for p, n, f, off in zip(paths, counts, first, offsets[:-1], strict=True)
-        for a in range(f, n, chunk_size)
-    ]
+    out = []
+    for p, n, f, off, al in zip(paths, counts, first, offsets[:-1], align, strict=True):
+        al = max(int(al), 1)
+        size = max(al, chunk_size // al * al) if al > 1 else chunk_size
+        a = f
+        while a < n:
+            b = min((a // size + 1) * size if al > 1 else a + size, n)
+            out.append(Chunk(str(p), a, b, int(off), total))
+            a = b
+    return out
 
 
 def held_out_first_event(artifact: str | os.PathLike[str], paths: Sequence[str | os.PathLike[str]],
@@ -417,7 +506,6 @@ def held_out_first_event(artifact: str | os.PathLike[str], paths: Sequence[str |
     the file's sha256 and the ranges in ``model.json`` (``data.background``); a file with the same sha256
     starts at the end of the validation range, any other file at 0. An artifact without that record (a model
     trained elsewhere) is an error if ``required``, else every file starts at 0."""
-    from l1ad.io import sha256_file
     from l1ad.models.artifact import read_meta
 
     meta_path = Path(artifact) / "model.json"
@@ -432,7 +520,15 @@ def held_out_first_event(artifact: str | os.PathLike[str], paths: Sequence[str |
     if train[0] != 0 or val[0] != train[1]:
         raise DataError(f"{meta_path}: field 'data.background': expected train then validation from event 0 "
                         f"(value train={list(train)}, validation={list(val)})")
-    return [int(val[1]) if sha256_file(p) == sha else 0 for p in paths]
+    return [int(val[1]) if _source_sha256(p) == sha else 0 for p in paths]
+
+
+def _source_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of an event file, or of the event file an encoded-words file was encoded from."""
+    from l1ad.data.words import is_words_file, read_header
+    from l1ad.io import sha256_file
+
+    return read_header(path).source_sha256 if is_words_file(path) else sha256_file(path)
 
 
 def run_local(chunks: Sequence[Chunk], emu: Emulation, progress: Any = None) -> SampleCounts:

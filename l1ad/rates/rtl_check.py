@@ -55,7 +55,11 @@ def check_trigger_bits(
                 stop = min(n_file, start + chunk_size)
                 if max_events is not None:
                     stop = min(stop, start + max_events - n_events)
-                words = np.asarray(encoding.encode(reader.read(str(path), start, stop)).words, dtype=np.int64)
+                is_words = getattr(reader, "is_words", None)
+                if is_words is not None and is_words(str(path)):  # an encoded-words file: its words
+                    words = np.asarray(reader.read_encoded(str(path), start, stop, seed_bits=False).words, np.int64)
+                else:
+                    words = np.asarray(encoding.encode(reader.read(str(path), start, stop)).words, dtype=np.int64)
                 ref = score_model.predict(words)
                 run = emu.run(words, thr)
                 latency = latency if latency is not None else run.latency_cycles

@@ -27,6 +27,12 @@ __all__ = ["RatesOptions", "load_score_model", "parse_targets", "run_rates", "sc
 ZERO_BIAS = "zero_bias"
 
 
+def sample_name(path: str | Path) -> str:
+    """A sample's name: its file name without ``.h5`` (and without ``.words``, so that an encoded-words file
+    ``sig.words.h5`` - ``l1ad data encode``'s default - reports as its event file ``sig.h5``)."""
+    return Path(path).stem.removesuffix(".words")
+
+
 def parse_targets(text: str) -> tuple[float, ...]:
     """``"0.5,1,2"`` -> (0.5, 1.0, 2.0) kHz."""
     try:
@@ -48,6 +54,8 @@ class RatesOptions(StrictModel):
     menu: str | None = Field("menu.yaml", description="menu YAML; None: no menu")
     out: Path | None = None
     scheduler: str | None = Field(None, description="Dask scheduler address (None: local)")
+    #: > 1: a Dask LocalCluster of this many single-threaded worker processes on this machine
+    workers: int = Field(1, ge=1, description="local worker processes (1: in this process)")
     chunk_size: int = Field(100_000, gt=0)
     menu_on_words: bool = False
     check_menu: bool = Field(False, description="fail (exit 1) if a seed misses its reference tolerance")
@@ -60,7 +68,7 @@ class RatesOptions(StrictModel):
     @field_validator("signals")
     @classmethod
     def _distinct(cls, v: list[Path]) -> list[Path]:
-        stems = [p.stem for p in v]
+        stems = [sample_name(p) for p in v]
         if len(set(stems)) != len(stems):
             raise ValueError(f"file names must be distinct, they name the signals (got {', '.join(stems)})")
         return v
@@ -73,6 +81,8 @@ class RatesOptions(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> RatesOptions:
+        if self.scheduler and self.workers > 1:
+            raise ValueError(f"workers: give --workers (value {self.workers}) or --scheduler, not both")
         if self.zb_first is not None and len(self.zb_first) != len(self.zero_bias):
             raise ValueError(f"zb_first needs one entry per zero-bias file ({len(self.zero_bias)})")
         return self
@@ -107,8 +117,9 @@ def run_rates(
     reader = reader or Hdf5Reader()
     zb_counts = check_files(o.zero_bias, reader, "zero-bias")
     sig_counts = check_files(o.signals, reader, "signal")
-    names = [p.stem for p in o.signals]
+    names = [sample_name(p) for p in o.signals]
     menu = load_menu(o.menu) if o.menu else None
+    check_encoded_inputs([*o.zero_bias, *o.signals], reader, encoding, menu, o.menu_on_words)
     sp = score_precision(score_model)
     zb_first = [0] * len(o.zero_bias) if o.zb_first is None else list(o.zb_first)
     n_zb = sum(n - f for n, f in zip(zb_counts, zb_first, strict=True))
@@ -136,17 +147,26 @@ def run_rates(
         tail_events=max(DEFAULT_TAIL_EVENTS, math.ceil(frac_max * n_zb) + 1024),
         tail_events_by_stratum=tuple(tails) if len(tails) > 1 else (),
     )
-    zb_chunks = {ZERO_BIAS: plan_chunks(o.zero_bias, zb_counts, o.chunk_size, zb_first, [len(s[0]) for s in zb_strata])}
-    sig_chunks = {n: plan_chunks([p], [c], o.chunk_size, strata=[len(s[0])])
+    rows = getattr(reader, "chunk_rows", None)  # chunks of whole HDF5 chunks (none decompressed twice)
+
+    def align(paths: list[Path]) -> list[int] | None:
+        return None if rows is None else [rows(str(p)) for p in paths]
+
+    zb_chunks = {ZERO_BIAS: plan_chunks(o.zero_bias, zb_counts, o.chunk_size, zb_first, [len(s[0]) for s in zb_strata],
+                                        align(o.zero_bias))}
+    sig_chunks = {n: plan_chunks([p], [c], o.chunk_size, strata=[len(s[0])], align=align([p]))
                   for n, p, c, s in zip(names, o.signals, sig_counts, sig_strata, strict=True)}
 
     n_all = n_zb + sum(sig_counts)
-    client = None
+    client = cluster = None
     with _progress(console, n_all) as advance:
-        if o.scheduler:
-            from l1ad.rates.dask_backend import connect, run_dask
+        if o.scheduler or o.workers > 1:
+            from l1ad.rates.dask_backend import connect, local_cluster, run_dask
 
-            client = connect(o.scheduler)
+            if o.scheduler:
+                client = connect(o.scheduler)
+            else:
+                cluster, client = local_cluster(o.workers)
 
             def run(samples: dict[str, Any], e: Emulation) -> dict[str, Any]:
                 return run_dask(samples, e, client, progress=advance)
@@ -167,6 +187,8 @@ def run_rates(
         finally:
             if client is not None:
                 client.close()
+            if cluster is not None:
+                cluster.close()
     sig_w = {n: _weights([p], [s], sig[n].n_by_stratum, [c], [0])
              for n, p, s, c in zip(names, o.signals, sig_strata, sig_counts, strict=True)}
     refs = {} if menu is None else {s.name: (s.reference.khz, s.reference.source)
@@ -195,7 +217,8 @@ def run_rates(
                 "signals": {n: str(p) for n, p in zip(names, o.signals, strict=True)},
                 "menu": o.menu,
                 "chunk_size": o.chunk_size,
-                "backend": f"dask {o.scheduler}" if o.scheduler else "local",
+                "backend": (f"dask {o.scheduler}" if o.scheduler
+                            else f"dask local cluster, {o.workers} worker processes" if o.workers > 1 else "local"),
                 "menu_on_words": o.menu_on_words,
                 "egamma_isolation": iso_note or "from the files' EGammaIso datasets",
                 # score histograms: coarse bins of 2**shift, exact scores of the top tail_events events
@@ -221,6 +244,17 @@ def run_rates(
             raise CheckFailed(f"rates: {len(bad)} menu seed(s) outside a factor {summary.reference_tolerance:g} of "
                               f"their reference: {'; '.join(bad)}")
     return summary
+
+
+def check_encoded_inputs(paths: list[Path], reader: Any, encoding: Any, menu: Any, menu_on_words: bool) -> None:
+    """Encoded-words inputs (``l1ad data encode``) must hold the words and seed bits this run would compute
+    from their events: same encoding config and (menu on the float events) same menu; else one DataError."""
+    is_words = getattr(reader, "is_words", None)
+    for p in paths:
+        if is_words is not None and is_words(str(p)):
+            from l1ad.data.words import check_compatible
+
+            check_compatible(reader.words_header(str(p)), encoding, menu, menu_on_words)
 
 
 def _file_strata(reader: Any, path: Path, n: int) -> tuple[list[str], list[float], list[int]]:
@@ -249,7 +283,7 @@ def _weights(paths: list[Path], strata: list[tuple[list[str], list[float], list[
     alpha = n_used / n_used.sum()
     names, prob = [], []
     for p, (nm, pr, _), a in zip(paths, strata, alpha, strict=True):
-        tag = f"{Path(p).stem}:" if len(paths) > 1 else ""
+        tag = f"{sample_name(p)}:" if len(paths) > 1 else ""
         names += [f"{tag}{x}" for x in nm]
         prob += [a * x for x in pr]
     return StratumWeights(tuple(names), np.asarray(prob), np.asarray(used, np.int64))
