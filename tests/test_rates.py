@@ -1065,6 +1065,27 @@ def test_local_worker_processes_give_identical_results(samples, tmp_path):
         RatesOptions.parse(workers=2, scheduler="tcp://127.0.0.1:1", **opts)
 
 
+def test_default_workers_start_a_local_cluster_only_for_large_samples(samples, tmp_path, monkeypatch):
+    """Without --workers: in this process below AUTO_CLUSTER_EVENTS, one worker per core at or above it (on a
+    multi-core machine), with the same results either way."""
+    import os
+
+    import l1ad.rates.run as run_mod
+    from l1ad.rates.run import RatesOptions, auto_workers, run_rates
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert auto_workers(run_mod.AUTO_CLUSTER_EVENTS - 1) == 1 and auto_workers(run_mod.AUTO_CLUSTER_EVENTS) == 2
+    opts = dict(zero_bias=[samples["zb_small"]], targets_khz=(20.0, 60.0), chunk_size=10_000, menu=None)
+    kw = dict(score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
+    small = run_rates(RatesOptions.parse(out=tmp_path / "s", **opts), **kw)
+    assert json.loads((tmp_path / "s" / "rates.json").read_text())["inputs"]["backend"] == "local"
+    monkeypatch.setattr(run_mod, "AUTO_CLUSTER_EVENTS", 1)  # every sample is "large" now
+    big = run_rates(RatesOptions.parse(out=tmp_path / "b", **opts), **kw)
+    assert json.loads((tmp_path / "b" / "rates.json").read_text())["inputs"]["backend"] == \
+        "dask local cluster, 2 worker processes"
+    assert big.zero_bias == small.zero_bias and big.choices == small.choices
+
+
 def test_cli_rates_on_encoded_words_with_the_shipped_rtl_check(cli, design_dir, samples, tmp_path):
     """`l1ad data encode` then `l1ad rates --design` on the words files: the shipped-RTL check streams the stored
     words, and rates.json is the event files' but for the input paths."""

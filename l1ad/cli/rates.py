@@ -38,9 +38,10 @@ def register(app: typer.Typer) -> None:
         check_menu: bool = typer.Option(False, "--check-menu", help="Exit 1 if a seed's rate is 0 or outside the "
                                         "menu's reference_tolerance (x/÷ 2) of its reference rate."),
         scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (default: local)."),
-        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes of a Dask LocalCluster on this "
-                                    "machine (default 1: in this process, faster for samples of ~10^6 events "
-                                    "than starting a cluster)."),
+        workers: int | None = typer.Option(None, "--workers", min=1, help="Worker processes of a Dask LocalCluster "
+                                           "on this machine; 1 = in this process. Default: one per core when there "
+                                           "are > 1 cores and >= 10^7 events (where the cluster's start-up pays), "
+                                           "else in this process."),
         chunk_size: int = typer.Option(100_000, "--chunk-size", help="Events per chunk (bounds memory)."),
         filled_bunches: int = typer.Option(2544, "--filled-bunches", help="Colliding (filled) bunch slots."),
         total_bunches: int = typer.Option(3564, "--total-bunches", help="Bunch slots per LHC orbit."),

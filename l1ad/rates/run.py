@@ -25,6 +25,8 @@ from l1ad.rates.ratemodel import DEFAULT_TARGETS_KHZ, RateModel
 __all__ = ["RatesOptions", "load_score_model", "parse_targets", "run_rates", "score_precision"]
 
 ZERO_BIAS = "zero_bias"
+#: events from which ``l1ad rates`` without --workers/--scheduler starts a local cluster (one worker per core)
+AUTO_CLUSTER_EVENTS = 10_000_000
 
 
 def sample_name(path: str | Path) -> str:
@@ -54,8 +56,9 @@ class RatesOptions(StrictModel):
     menu: str | None = Field("menu.yaml", description="menu YAML; None: no menu")
     out: Path | None = None
     scheduler: str | None = Field(None, description="Dask scheduler address (None: local)")
-    #: > 1: a Dask LocalCluster of this many single-threaded worker processes on this machine
-    workers: int = Field(1, ge=1, description="local worker processes (1: in this process)")
+    #: > 1: a Dask LocalCluster of this many single-threaded worker processes on this machine; None (auto): one
+    #: per core when there is more than one core and at least AUTO_CLUSTER_EVENTS events, else in this process
+    workers: int | None = Field(None, ge=1, description="local worker processes (1: in this process; None: auto)")
     chunk_size: int = Field(100_000, gt=0)
     menu_on_words: bool = False
     check_menu: bool = Field(False, description="fail (exit 1) if a seed misses its reference tolerance")
@@ -81,7 +84,7 @@ class RatesOptions(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> RatesOptions:
-        if self.scheduler and self.workers > 1:
+        if self.scheduler and self.workers is not None and self.workers > 1:
             raise ValueError(f"workers: give --workers (value {self.workers}) or --scheduler, not both")
         if self.zb_first is not None and len(self.zb_first) != len(self.zero_bias):
             raise ValueError(f"zb_first needs one entry per zero-bias file ({len(self.zero_bias)})")
@@ -158,15 +161,16 @@ def run_rates(
                   for n, p, c, s in zip(names, o.signals, sig_counts, sig_strata, strict=True)}
 
     n_all = n_zb + sum(sig_counts)
+    workers = o.workers if o.workers is not None else auto_workers(n_all)
     client = cluster = None
     with _progress(console, n_all) as advance:
-        if o.scheduler or o.workers > 1:
+        if o.scheduler or workers > 1:
             from l1ad.rates.dask_backend import connect, local_cluster, run_dask
 
             if o.scheduler:
                 client = connect(o.scheduler)
             else:
-                cluster, client = local_cluster(o.workers)
+                cluster, client = local_cluster(workers)
 
             def run(samples: dict[str, Any], e: Emulation) -> dict[str, Any]:
                 return run_dask(samples, e, client, progress=advance)
@@ -218,7 +222,7 @@ def run_rates(
                 "menu": o.menu,
                 "chunk_size": o.chunk_size,
                 "backend": (f"dask {o.scheduler}" if o.scheduler
-                            else f"dask local cluster, {o.workers} worker processes" if o.workers > 1 else "local"),
+                            else f"dask local cluster, {workers} worker processes" if workers > 1 else "local"),
                 "menu_on_words": o.menu_on_words,
                 "egamma_isolation": iso_note or "from the files' EGammaIso datasets",
                 # score histograms: coarse bins of 2**shift, exact scores of the top tail_events events
@@ -255,6 +259,15 @@ def check_encoded_inputs(paths: list[Path], reader: Any, encoding: Any, menu: An
             from l1ad.data.words import check_compatible
 
             check_compatible(reader.words_header(str(p)), encoding, menu, menu_on_words)
+
+
+def auto_workers(n_events: int) -> int:
+    """Local Dask workers for ``n_events`` events when none are asked for: one per core on a multi-core machine
+    once the work (>= AUTO_CLUSTER_EVENTS, ~25 s on one core) pays for starting the cluster (~5 s), else 1."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if cores > 1 and n_events >= AUTO_CLUSTER_EVENTS else 1
 
 
 def _file_strata(reader: Any, path: Path, n: int) -> tuple[list[str], list[float], list[int]]:
