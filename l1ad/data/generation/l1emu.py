@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from l1ad.data.generation import kernels
 from l1ad.data.generation.config import L1EmulationConfig
 from l1ad.data.generation.pythia import ParticleBatch
 from l1ad.data.generation.sparse import Candidates, SparseEvents, gather_ranges
@@ -84,6 +85,9 @@ def _quiet_stdout() -> Iterator[None]:
 
 
 class L1Emulator:
+    #: crossings whose dense (crossing, eta, phi) grids are built and searched together (they stay in the cache)
+    BLOCK = 128
+
     def __init__(self, cfg: L1EmulationConfig):
         self.cfg = cfg
         t = cfg.towers
@@ -103,6 +107,7 @@ class L1Emulator:
                          for k in ("stochastic", "noise_gev", "constant"))
 
         self._res_em, self._res_had = terms(cal.ecal), terms(cal.hcal)
+        self._res_em_t, self._res_had_t = np.stack(self._res_em), np.stack(self._res_had)  # (3, n_towers)
         aeta = np.abs(self.eta_c)
         thr = np.full(self.n_eta, np.inf)
         lo = 0.0
@@ -112,6 +117,8 @@ class L1Emulator:
         thr[aeta >= cfg.met.eta_max] = np.inf
         self._met_thr = thr  # per eta row
         self._jetdef = None
+        self._met_plan: tuple[Any, ...] | None = None
+        self._rho_plan: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------------------------ step 1
     def detector_response(self, b: ParticleBatch) -> SparseEvents:
@@ -148,130 +155,149 @@ class L1Emulator:
 
     # ------------------------------------------------------------------------------------ step 2
     def _tower_parts(self, src: SparseEvents) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(iphi, ieta * n_phi, mirrored ieta * n_phi) of every deposit of ``src`` as int32, cached on it."""
+        """(iphi, tower, mirrored tower) of every deposit of ``src`` (tower = ieta * n_phi + iphi; mirrored: the
+        eta row reflected), as intp, cached on it."""
         cached = getattr(src, "_l1emu_parts", None)
         if cached is None:
-            t = src.tower_index.astype(np.int32)
-            ieta = t // self.n_phi
-            cached = (t % self.n_phi, ieta * self.n_phi, (self.n_eta - 1 - ieta) * self.n_phi)
+            t = src.tower_index.astype(np.intp)
+            ieta, iphi = t // self.n_phi, t % self.n_phi
+            cached = (iphi, t, (self.n_eta - 1 - ieta) * self.n_phi + iphi)
             src._l1emu_parts = cached  # type: ignore[attr-defined]
         return cached
 
-    def _measure_towers(self, em: np.ndarray, had: np.ndarray, tower: np.ndarray, rng: np.random.Generator
-                        ) -> tuple[np.ndarray, np.ndarray]:
-        """One crossing's measurement of towers with true EM and hadronic E_T ``em``, ``had`` (tower indices
-        ``tower``): the hadronic share that showers in the ECAL, then the ECAL/HCAL (HF) resolution.
-
-        The smearing is Gaussian in the tower's energy, sigma(E)^2 = a^2 E + b^2 + c^2 E^2, and a negative result
-        reads zero (trigger primitives are zero-suppressed). It acts on the tower's sum over all interactions of
-        the crossing, where the stochastic term adds up exactly as per particle; a resolution drawn per particle
-        and clipped at zero would add energy to every soft particle, and a log-normal one grows a long upper
-        tail for the many sub-GeV towers of a 60-pileup crossing (both inflate the missing-E_T tail)."""
-        frac = self.cfg.calorimetry.hadron_em_fraction
-        n = len(em)
-        em = em.astype(np.float32)
-        had = had.astype(np.float32)
-        f = rng.standard_normal(n, np.float32)
-        f *= np.float32(frac.sd)
-        f += np.float32(frac.mean)
-        np.clip(f, 0.0, 1.0, out=f)
-        f *= had
-        em += f
-        had -= f
-        inv_e = self._inv_cosh.take(tower)  # 1 / cosh(eta): E_T / E
-        out = []
-        for e, (a2, n2, c2) in ((em, self._res_em), (had, self._res_had)):
-            et = np.maximum(e, np.float32(1e-6))
-            var = a2.take(tower) * et * inv_e  # E_T^2 sigma_rel^2 = a^2 E_T^2 / E + b^2 E_T^2 / E^2 + c^2 E_T^2
-            var += n2.take(tower) * inv_e * inv_e
-            var += c2.take(tower) * et * et
-            z = rng.standard_normal(n, np.float32)
-            z *= np.sqrt(var)
-            z += e
-            out.append(np.maximum(z, np.float32(0.0)))
-        return out[0], out[1]
-
-    def assemble(self, pieces: Sequence[Piece], n_crossings: int, rng: np.random.Generator) -> Crossings:
-        """The L1 events of ``n_crossings`` crossings built from ``pieces`` (each measured afresh)."""
-        n = n_crossings
-        keys, w_em, w_had = [], [], []
-        mu: list[tuple[np.ndarray, ...]] = []
+    def _deposit_blocks(self, pieces: Sequence[Piece], n: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """The true deposits of ``n`` crossings summed per (crossing, tower), ``BLOCK`` crossings at a time.
+        Returns, per block, the flat keys (crossing - first crossing of the block) * n_towers + tower of the
+        towers hit (ascending), and the EM and hadronic E_T of all of them (float64, in block and key order).
+        Within a tower the deposits are added in the order of the pieces and of the interactions in each piece."""
+        nt = self.n_towers
+        prepared = []
         for p in pieces:
             if len(p.index) == 0:
                 continue
-            pos, owner = gather_ranges(p.source.tower_offsets, p.index)
-            iphi, base, base_flip = self._tower_parts(p.source)
-            phi_i = iphi.take(pos)
-            if p.phi_shift is not None:
-                phi_i += p.phi_shift.astype(np.int32).take(owner)
-                phi_i -= self.n_phi * (phi_i >= self.n_phi)
-            if p.flip is not None:
-                tower = np.where(p.flip.take(owner), base_flip.take(pos), base.take(pos))
-            else:
-                tower = base.take(pos)
-            tower += phi_i
-            tower += p.crossing.astype(np.int32).take(owner) * np.int32(self.n_towers)
-            keys.append(tower)
-            w_em.append(p.source.tower_em.take(pos))
-            w_had.append(p.source.tower_had.take(pos))
-            shift = p.phi_shift if p.phi_shift is not None else np.zeros(len(p.index), np.int32)
-            flip = p.flip if p.flip is not None else np.zeros(len(p.index), bool)
+            order = np.argsort(p.crossing, kind="stable")
+            k = len(p.index)
+            shift = (p.phi_shift if p.phi_shift is not None else np.zeros(k, np.intp))[order].astype(np.intp)
+            flip = (p.flip if p.flip is not None else np.zeros(k, bool))[order]
+            prepared.append((p.source, p.crossing[order].astype(np.intp), p.index[order].astype(np.intp), shift, flip,
+                             self._tower_parts(p.source)))
+        em_d = np.zeros(min(n, self.BLOCK) * nt)
+        had_d = np.zeros_like(em_d)
+        hits: list[np.ndarray] = []
+        ems: list[np.ndarray] = []
+        hads: list[np.ndarray] = []
+        for lo in range(0, n, self.BLOCK):
+            hi = min(n, lo + self.BLOCK)
+            n_dep = 0
+            for src, cs, idx, shift, flip, (iphi, t0, t1) in prepared:
+                a, b = np.searchsorted(cs, (lo, hi))
+                kernels.add_deposits(src.tower_offsets, t0, t1, iphi, src.tower_em, src.tower_had, idx[a:b],
+                                     cs[a:b] - lo, shift[a:b], flip[a:b], self.n_phi, nt, em_d, had_d)
+                n_dep += int((src.tower_offsets[idx[a:b] + 1] - src.tower_offsets[idx[a:b]]).sum())
+            key = np.empty(min(n_dep, (hi - lo) * nt), np.intp)
+            em = np.empty(len(key))
+            had = np.empty(len(key))
+            k = kernels.take_hits(em_d[: (hi - lo) * nt], had_d[: (hi - lo) * nt], key, em, had)
+            hits.append(key[:k])
+            ems.append(em[:k])
+            hads.append(had[:k])
+        return hits, np.concatenate(ems) if ems else np.zeros(0), np.concatenate(hads) if hads else np.zeros(0)
+
+    def _muon_parts(self, pieces: Sequence[Piece]) -> list[tuple[np.ndarray, ...]]:
+        """(crossing, pT, eta, phi) of the true muons of every piece, rotated / mirrored with their interaction."""
+        mu: list[tuple[np.ndarray, ...]] = []
+        for p in pieces:
             c = p.source.muons
+            if len(p.index) == 0 or c.offsets[-1] == 0:
+                continue
             cpos, cown = gather_ranges(c.offsets, p.index)
             if len(cpos):
+                shift = p.phi_shift if p.phi_shift is not None else np.zeros(len(p.index), np.int32)
+                flip = p.flip if p.flip is not None else np.zeros(len(p.index), bool)
                 ceta = np.where(flip[cown], -c.eta[cpos], c.eta[cpos])
                 cphi = _wrap(c.phi[cpos] + shift[cown] * self.dphi)
                 mu.append((p.crossing[cown], c.pt[cpos], ceta, cphi))
-        size = n * self.n_towers
-        if keys:
-            key = np.concatenate(keys)
-            em_d = np.bincount(key, weights=np.concatenate(w_em), minlength=size)
-            had_d = np.bincount(key, weights=np.concatenate(w_had), minlength=size)
-            hit = np.flatnonzero(em_d + had_d)
-        else:
-            em_d, had_d, hit = np.zeros(size), np.zeros(size), np.zeros(0, np.int64)
-        e_em, e_had = self._measure_towers(em_d[hit], had_d[hit], hit % self.n_towers, rng)
+        return mu
+
+    def assemble(self, pieces: Sequence[Piece], n_crossings: int, rng: np.random.Generator) -> Crossings:
+        """The L1 events of ``n_crossings`` crossings built from ``pieces`` (each measured afresh).
+
+        Vectorised over crossings, ``BLOCK`` at a time: the deposits of a block are summed per tower, all towers
+        hit in the ``n_crossings`` are measured at once (the random numbers are drawn in tower order, so the
+        result does not depend on ``BLOCK``), and the objects are built on each block's dense grids."""
+        n = n_crossings
+        nt = self.n_towers
+        hits, em_t, had_t = self._deposit_blocks(pieces, n)
+        n_hit = len(em_t)
+        # one hadronic-ECAL share and one ECAL and one HCAL resolution number per tower hit, in tower order
+        f_all = rng.standard_normal(n_hit, np.float32)
+        z_em_all = rng.standard_normal(n_hit, np.float32)
+        z_had_all = rng.standard_normal(n_hit, np.float32)
         lsb = np.float32(self.cfg.towers.et_lsb_gev)
-        # trigger primitives: ECAL and HCAL E_T each on the LSB grid (floor); untouched towers stay 0
-        em_d[hit] = np.floor(e_em / lsb) * lsb
-        had_d[hit] = np.floor(e_had / lsb) * lsb
-        em = em_d.reshape(n, self.n_eta, self.n_phi)
-        had = had_d.reshape(n, self.n_eta, self.n_phi)
-        grid = em + had
 
         events = np.zeros((n, N_OBJECTS, 4), dtype=np.float32)
         iso = np.zeros((n, group_slice(ObjectClass.EGAMMA).stop - group_slice(ObjectClass.EGAMMA).start), np.uint8)
-        self._met(grid, events)
-        jets, rho_of = self._jets(grid)
-        self._pack(events, ObjectClass.JET, [jets])
-        eg, flags = self._egamma(em, had, grid, rho_of)
-        self._pack(events, ObjectClass.EGAMMA, [eg], flags=flags, flag_out=iso)
-        self._pack(events, ObjectClass.MUON, self._measure_muons(mu, rng))
+        jets: list[tuple[np.ndarray, ...]] = []
+        egs: list[tuple[np.ndarray, ...]] = []
+        flags: list[np.ndarray] = []
+        first = 0
+        frac = self.cfg.calorimetry.hadron_em_fraction
+        for b, lo in enumerate(range(0, n, self.BLOCK)):
+            m = min(self.BLOCK, n - lo)
+            k = len(hits[b])
+            sl = slice(first, first + k)
+            first += k
+            em = np.zeros(m * nt, np.float32)
+            had = np.zeros(m * nt, np.float32)
+            # measured and quantised to the trigger LSB (ECAL and HCAL E_T each floored); untouched towers stay 0
+            kernels.measure_into(hits[b], em_t[sl], had_t[sl], f_all[sl], z_em_all[sl], z_had_all[sl], nt,
+                                 self._inv_cosh, self._res_em_t, self._res_had_t, np.float32(frac.mean),
+                                 np.float32(frac.sd), lsb, em, had)
+            em = em.reshape(m, self.n_eta, self.n_phi)
+            had = had.reshape(m, self.n_eta, self.n_phi)
+            grid = em + had
+            self._met(grid, events[lo : lo + m])
+            j, rho_of = self._jets(grid)
+            jets.append((j[0] + lo, *j[1:]))
+            eg, fl = self._egamma(em, had, grid, rho_of)
+            egs.append((eg[0] + lo, *eg[1:]))
+            flags.append(fl)
+        self._pack(events, ObjectClass.JET, [tuple(np.concatenate([j[i] for j in jets]) for i in range(4))]
+                   if jets else [])
+        if egs:
+            self._pack(events, ObjectClass.EGAMMA, [tuple(np.concatenate([e[i] for e in egs]) for i in range(4))],
+                       flags=np.concatenate(flags), flag_out=iso)
+        self._pack(events, ObjectClass.MUON, self._measure_muons(self._muon_parts(pieces), rng))
         return Crossings(events, iso)
 
     # ------------------------------------------------------------------------------------ objects
+    def _met_layout(self) -> tuple[Any, ...]:
+        """The ETMHF summation plan: per-row thresholds of the single towers (inf for rows not summed, the HF
+        included), the HF block rows (first row of each, its threshold) and the directions of towers and blocks."""
+        mc = self.cfg.met
+        hf_rows = np.abs(self.eta_c) >= self.cfg.towers.hf_eta_min
+        thr_row = np.where(hf_rows, np.inf, self._met_thr)
+        be, bp = mc.hf_tower_block
+        npf = (self.n_phi // bp) * bp
+        row0, thr = [], []
+        for rows in (np.flatnonzero(hf_rows & (self.eta_c < 0)), np.flatnonzero(hf_rows & (self.eta_c > 0))):
+            ne = (len(rows) // be) * be
+            if ne == 0:
+                continue
+            r = rows[:ne] if self.eta_c[rows[0]] > 0 else rows[len(rows) - ne:]
+            row0 += list(r[::be])
+            thr += list(self._met_thr[r].reshape(ne // be, be).min(axis=1))
+        phi_b = self.phi_c[:npf].reshape(npf // bp, bp).mean(axis=1)
+        return (thr_row, np.cos(self.phi_c), np.sin(self.phi_c), np.asarray(row0, np.int64),
+                np.asarray(thr, np.float64), be, bp, np.cos(phi_b), np.sin(phi_b))
+
     def _met(self, grid: np.ndarray, events: np.ndarray) -> None:
         """Missing E_T: towers above their |eta| band's threshold (inf outside met.eta_max) summed as vectors; in
         the HF (|eta| >= hf_eta_min) blocks of ``hf_tower_block`` trigger towers form one tower first, as the
         HF's towers are larger than the 0.087 grid (a forward jet would else split into sub-threshold towers)."""
-        mc = self.cfg.met
-        hf_rows = np.abs(self.eta_c) >= self.cfg.towers.hf_eta_min
-        g = np.where(grid >= self._met_thr[None, :, None], grid, 0.0)
-        g[:, hf_rows, :] = 0.0
-        mex = -np.einsum("nep,p->n", g, np.cos(self.phi_c))
-        mey = -np.einsum("nep,p->n", g, np.sin(self.phi_c))
-        be, bp = mc.hf_tower_block
-        for rows in (np.flatnonzero(hf_rows & (self.eta_c < 0)), np.flatnonzero(hf_rows & (self.eta_c > 0))):
-            ne, npf = (len(rows) // be) * be, (self.n_phi // bp) * bp
-            if ne == 0:
-                continue
-            r = rows[:ne] if self.eta_c[rows[0]] > 0 else rows[len(rows) - ne:]
-            blk = grid[:, r, :npf].reshape(len(grid), ne // be, be, npf // bp, bp).sum(axis=(2, 4))
-            thr = self._met_thr[r].reshape(ne // be, be).min(axis=1)
-            blk = np.where(blk >= thr[None, :, None], blk, 0.0)
-            phi_b = self.phi_c[:npf].reshape(npf // bp, bp).mean(axis=1)
-            mex -= np.einsum("nep,p->n", blk, np.cos(phi_b))
-            mey -= np.einsum("nep,p->n", blk, np.sin(phi_b))
+        if self._met_plan is None:
+            self._met_plan = self._met_layout()
+        mex, mey = kernels.met_sums(grid, *self._met_plan)
         met = np.hypot(mex, mey)
         events[:, 0, 0] = met
         events[:, 0, 2] = np.where(met > 0, np.arctan2(mey, mex), 0.0)
@@ -284,25 +310,20 @@ class L1Emulator:
         k = jc.rho_patch_towers
         npf = (self.n_phi // k) * k
         area = k * self.cfg.towers.deta * k * self.dphi
-        n = len(grid)
-        half = self.n_eta // 2
-        lo_edge = 0.0
         edges = np.asarray(jc.rho_eta_bands, np.float64)
-        rho = np.zeros((n, len(edges)))
-        for b, hi_edge in enumerate(edges):
-            rows = np.flatnonzero((np.abs(self.eta_c) >= lo_edge) & (np.abs(self.eta_c) < hi_edge))
-            pos, neg = rows[rows >= half], rows[rows < half]
-            blocks = []
-            for r in (neg, pos):
-                ne = (len(r) // k) * k
-                if ne == 0:
-                    continue
-                g = grid[:, r[0] : r[0] + ne, :npf]
-                blocks.append(g.reshape(n, ne // k, k, npf // k, k).sum(axis=(2, 4)).reshape(n, -1))
-            if blocks:
-                rho[:, b] = np.median(np.concatenate(blocks, axis=1), axis=1) / area
-            lo_edge = hi_edge
-        return edges, rho
+        if self._rho_plan is None:
+            half = self.n_eta // 2
+            row0 = np.zeros((len(edges), 2), np.int64)
+            n_rows = np.zeros((len(edges), 2), np.int64)
+            lo_edge = 0.0
+            for b, hi_edge in enumerate(edges):
+                rows = np.flatnonzero((np.abs(self.eta_c) >= lo_edge) & (np.abs(self.eta_c) < hi_edge))
+                for side, r in enumerate((rows[rows < half], rows[rows >= half])):
+                    if len(r):
+                        row0[b, side], n_rows[b, side] = r[0], (len(r) // k) * k
+                lo_edge = hi_edge
+            self._rho_plan = (row0, n_rows)
+        return edges, kernels.patch_medians(grid, *self._rho_plan, k, npf) / area
 
     def _disc(self) -> tuple[np.ndarray, np.ndarray]:
         """Tower offsets (d_ieta, d_iphi) within Delta R < R of a tower centre."""
@@ -359,23 +380,7 @@ class L1Emulator:
         de, dp = self._disc()
         je = np.clip(((jeta + self.eta_edge) / self.cfg.towers.deta).astype(np.int64), 0, self.n_eta - 1)
         jp = ((jphi + np.pi) / self.dphi).astype(np.int64) % self.n_phi
-        te = je[:, None] + de[None, :]
-        tp = (jp[:, None] + dp[None, :]) % self.n_phi
-        valid = (te >= 0) & (te < self.n_eta)
-        te = np.clip(te, 0, self.n_eta - 1)
-        order = np.lexsort((-jpt_axis, jev))
-        rank = np.empty(len(jev), np.int64)
-        rank[order] = np.arange(len(jev)) - np.searchsorted(jev[order], jev[order], side="left")
-        taken = np.zeros(grid.shape, dtype=bool)
-        jpt = np.zeros(len(jev))
-        n_towers = np.zeros(len(jev))
-        for r in range(int(rank.max()) + 1 if len(rank) else 0):
-            sel = np.flatnonzero(rank == r)
-            e_, t_, p_ = jev[sel, None], te[sel], tp[sel]
-            own = valid[sel] & ~taken[e_, t_, p_]
-            jpt[sel] = (grid[e_, t_, p_] * own).sum(axis=1)
-            n_towers[sel] = own.sum(axis=1)
-            taken[np.broadcast_to(e_, own.shape)[own], t_[own], p_[own]] = True
+        jpt, n_towers = kernels.disc_sums(grid, jev, je, jp, np.lexsort((-jpt_axis, jev)), de, dp)
         if jc.pileup_subtraction:
             area = n_towers * self.cfg.towers.deta * self.dphi
             jpt = jpt - self._rho_at(edges, rho, jeta, jev) * area
@@ -394,15 +399,7 @@ class L1Emulator:
         hadronic over EM E_T), isolation flags."""
         c = self.cfg.egamma
         rows = np.flatnonzero(np.abs(self.eta_c) < c.eta_max)
-        sub = em[:, rows, :]
-        cand = sub >= max(c.seed_et_gev, 1e-9)
-        if cand.any():  # local maximum: >= the neighbours before it, > those after it (ties resolved once)
-            pad = np.pad(sub, ((0, 0), (1, 1), (0, 0)))
-            for dn, dp_ in ((-1, -1), (-1, 0), (-1, 1), (0, -1)):
-                cand &= sub >= np.roll(pad, (-dn, -dp_), axis=(1, 2))[:, 1:-1, :]
-            for dn, dp_ in ((1, 1), (1, 0), (1, -1), (0, 1)):
-                cand &= sub > np.roll(pad, (-dn, -dp_), axis=(1, 2))[:, 1:-1, :]
-        ev, ie, ip = np.nonzero(cand)
+        ev, ie, ip = kernels.local_maxima(np.ascontiguousarray(em[:, rows, :]), max(c.seed_et_gev, 1e-9))
         ie = rows[ie]
         cl_em, _ = self._window_sum(em, ev, ie, ip, c.cluster_towers)
         cl_had, _ = self._window_sum(had, ev, ie, ip, c.cluster_towers)
@@ -456,7 +453,8 @@ class L1Emulator:
         de, dp = de.ravel(), dp.ravel()
         te = ie[:, None] + de[None, :]
         valid = (te >= 0) & (te < self.n_eta)
-        vals = em[ev[:, None], np.clip(te, 0, self.n_eta - 1), (ip[:, None] + dp[None, :]) % self.n_phi] * valid
+        vals = np.multiply(em[ev[:, None], np.clip(te, 0, self.n_eta - 1), (ip[:, None] + dp[None, :]) % self.n_phi],
+                           valid, dtype=np.float64)
         d = (de if axis == 0 else dp)[None, :]
         tot = vals.sum(axis=1)
         return np.divide((vals * d).sum(axis=1), tot, out=np.zeros_like(tot), where=tot > 0)
