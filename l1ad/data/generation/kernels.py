@@ -40,31 +40,33 @@ def add_deposits(offsets: np.ndarray, t0: np.ndarray, t1: np.ndarray, iphi: np.n
 
 @_jit
 def take_hits(em_d: np.ndarray, had_d: np.ndarray, key: np.ndarray, em: np.ndarray, had: np.ndarray) -> int:
-    """Move the towers with a deposit (em + had != 0) of the flat sums into ``key``/``em``/``had`` in ascending
-    key order, zeroing the sums for the next block; returns how many."""
+    """Move the towers with a deposit (em + had != 0) of the flat sums into ``key``/``em``/``had`` (one longer than
+    the number of such towers) in ascending key order, zeroing the sums for the next block; returns how many."""
     n = 0
-    for i in range(len(em_d)):
+    for i in range(len(em_d)):  # branch-free: half the towers are hit, in no predictable pattern
         a = em_d[i]
         b = had_d[i]
-        if a + b != 0.0:
-            key[n] = i
-            em[n] = a
-            had[n] = b
-            n += 1
-            em_d[i] = 0.0
-            had_d[i] = 0.0
+        key[n] = i
+        em[n] = a
+        had[n] = b
+        n += a + b != 0.0
+        em_d[i] = 0.0
+        had_d[i] = 0.0
     return n
 
 
 @_jit
 def measure_into(key: np.ndarray, em_t: np.ndarray, had_t: np.ndarray, f_z: np.ndarray, em_z: np.ndarray,
-                 had_z: np.ndarray, n_towers: int, inv_cosh: np.ndarray, res_em: np.ndarray, res_had: np.ndarray,
-                 frac_mean: np.float32, frac_sd: np.float32, lsb: np.float32, em_out: np.ndarray,
-                 had_out: np.ndarray) -> None:
+                 had_z: np.ndarray, had_z_all: bool, n_towers: int, inv_cosh: np.ndarray, res_em: np.ndarray,
+                 res_had: np.ndarray, frac_mean: np.float32, frac_sd: np.float32, lsb: np.float32,
+                 em_out: np.ndarray, had_out: np.ndarray) -> None:
     """Measure towers ``key`` (flat crossing * n_towers + tower of the float32 grids ``em_out``, ``had_out``) with
     true E_T ``em_t``, ``had_t``: the hadronic share ``clip(mean + sd * f_z, 0, 1)`` showers in the ECAL, then
     each part is smeared, E_T + z sigma(E_T) with sigma^2 = a^2 E_T / cosh + b^2 / cosh^2 + c^2 E_T^2 (res_*: rows
-    a^2, b^2, c^2 per tower), negative -> 0, and floored to the trigger LSB (float32 throughout).
+    a^2, b^2, c^2 per tower), negative -> 0, and floored to the trigger LSB (float32 throughout). ``f_z`` has one
+    standard normal number per tower with a hadronic deposit, ``em_z`` one per tower, ``had_z`` one per tower
+    (``had_z_all``) or, when the HCAL/HF noise cannot reach one LSB, one per tower with a hadronic deposit (the
+    others read 0).
 
     The smearing acts on the tower's sum over all interactions of the crossing, where the stochastic term adds up
     exactly as per particle; a resolution drawn per particle and clipped at zero would add energy to every soft
@@ -73,23 +75,33 @@ def measure_into(key: np.ndarray, em_t: np.ndarray, had_t: np.ndarray, f_z: np.n
     zero = np.float32(0.0)
     one = np.float32(1.0)
     tiny = np.float32(1e-6)
+    jh = 0  # towers with a hadronic deposit so far: f_z (and had_z unless had_z_all) hold one number for each
     for i in range(len(key)):
         k = key[i]
         t = k % n_towers
         em = np.float32(em_t[i])
         had = np.float32(had_t[i])
-        f = f_z[i] * frac_sd
-        f += frac_mean
-        f = min(max(f, zero), one)
-        f *= had
-        em += f
-        had -= f
+        z_h = had_z[i] if had_z_all else zero
+        if had_t[i] > 0.0:
+            f = f_z[jh] * frac_sd
+            f += frac_mean
+            f = min(max(f, zero), one)
+            f *= had
+            em += f
+            had -= f
+            if not had_z_all:
+                z_h = had_z[jh]
+            jh += 1
+        elif not had_z_all:
+            had_out[k] = zero  # no hadronic deposit and no HCAL noise: nothing to measure
         inv_e = inv_cosh[t]
         for part in range(2):
             if part == 0:
                 e, res, z = em, res_em, em_z[i]
             else:
-                e, res, z = had, res_had, had_z[i]
+                if not had_z_all and not had_t[i] > 0.0:
+                    break
+                e, res, z = had, res_had, z_h
             et = max(e, tiny)
             var = res[0, t] * et * inv_e
             var += res[1, t] * inv_e * inv_e
@@ -232,3 +244,4 @@ def local_maxima(sub: np.ndarray, seed: float) -> tuple[np.ndarray, np.ndarray, 
                     ie.append(r)
                     ip.append(p)
     return np.array(ev, np.int64), np.array(ie, np.int64), np.array(ip, np.int64)
+
