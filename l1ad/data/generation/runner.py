@@ -411,10 +411,13 @@ def _make_strata(gen: GenerationConfig, pool: SparseEvents, sigma_inel: float,
     }
     strata = classes
     me = zb.muon_enrichment
+    has = np.zeros(soft.all.n_events, bool)
     if me is not None:
         m = soft.all.muons
-        has = np.zeros(soft.all.n_events, bool)
         has[np.repeat(np.arange(soft.all.n_events), np.diff(m.offsets))[m.pt >= me.pt_min_gev]] = True
+        if not has.any():  # a small pool may hold no soft muon: nothing to enrich (the split strata would be empty)
+            log.info("zero bias: no soft pool interaction has a muon >= %g GeV; no muon enrichment", me.pt_min_gev)
+    if me is not None and has.any():
         soft = SoftPools(soft.all, soft.all.subset(~has), soft.all.subset(has), float(has.mean()) * s0.q)
         shares = muon_split(mu * soft.q_muon)
         strata = []
