@@ -177,12 +177,12 @@ class L1Emulator:
     def _tower_parts(self, src: SparseEvents) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(iphi, tower, mirrored tower) of every deposit of ``src`` (tower = ieta * n_phi + iphi; mirrored: the
         eta row reflected), as intp, cached on it."""
-        cached = getattr(src, "_l1emu_parts", None)
+        cached = getattr(src, "_l1emu_towers", None)
         if cached is None:
             t = src.tower_index.astype(np.intp)
             ieta, iphi = t // self.n_phi, t % self.n_phi
             cached = (iphi, t, (self.n_eta - 1 - ieta) * self.n_phi + iphi)
-            src._l1emu_parts = cached  # type: ignore[attr-defined]
+            src._l1emu_towers = cached  # type: ignore[attr-defined]
         return cached
 
     def _prepare(self, pieces: Sequence[Piece]) -> list[tuple[Any, ...]]:
