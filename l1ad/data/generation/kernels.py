@@ -245,3 +245,63 @@ def local_maxima(sub: np.ndarray, seed: float) -> tuple[np.ndarray, np.ndarray, 
                     ip.append(p)
     return np.array(ev, np.int64), np.array(ie, np.int64), np.array(ip, np.int64)
 
+
+
+@_jit
+def towers_above(grid: np.ndarray, row_ok: np.ndarray, threshold: float, cos_p: np.ndarray, sin_p: np.ndarray,
+                 sinh_e: np.ndarray, cosh_e: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The towers of ``grid`` (crossing, eta, phi) >= ``threshold`` in rows ``row_ok`` as massless four-vectors at
+    the tower centres: (count per crossing, px, py, pz, E), in (crossing, eta, phi) order."""
+    n, n_eta, n_phi = grid.shape
+    counts = np.zeros(n, np.int64)
+    for c in range(n):
+        k = 0
+        for r in range(n_eta):
+            if row_ok[r]:
+                for p in range(n_phi):
+                    k += grid[c, r, p] >= threshold
+        counts[c] = k
+    total = counts.sum()
+    px = np.empty(total)
+    py = np.empty(total)
+    pz = np.empty(total)
+    e = np.empty(total)
+    i = 0
+    for c in range(n):
+        for r in range(n_eta):
+            if not row_ok[r]:
+                continue
+            for p in range(n_phi):
+                v = grid[c, r, p]
+                if v >= threshold:
+                    et = np.float64(v)
+                    px[i] = et * cos_p[p]
+                    py[i] = et * sin_p[p]
+                    pz[i] = et * sinh_e[r]
+                    e[i] = et * cosh_e[r]
+                    i += 1
+    return counts, px, py, pz, e
+
+
+@_jit
+def window_sums(grid: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, half_eta: int, half_phi: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per (crossing ``ev``, tower ``ie``, ``ip``): the sum of ``grid`` (crossing, eta, phi) over the
+    (2 half_eta + 1) x (2 half_phi + 1) towers around it (float32) (phi wraps; rows outside the grid are absent) and how many
+    towers that window holds."""
+    n_eta, n_phi = grid.shape[1], grid.shape[2]
+    out = np.zeros(len(ev), np.float32)
+    n_in = np.zeros(len(ev), np.int64)
+    for i in range(len(ev)):
+        s = np.float32(0.0)
+        k = 0
+        for te in range(ie[i] - half_eta, ie[i] + half_eta + 1):
+            if te < 0 or te >= n_eta:
+                continue
+            for d in range(-half_phi, half_phi + 1):
+                s += grid[ev[i], te, (ip[i] + d) % n_phi]
+                k += 1
+        out[i] = s
+        n_in[i] = k
+    return out, n_in

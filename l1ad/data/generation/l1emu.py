@@ -137,6 +137,7 @@ class L1Emulator:
         self._met_thr = thr  # per eta row
         self._jetdef = None
         self._buf: dict[str, np.ndarray] | None = None
+        self._tower_directions = (np.cos(self.phi_c), np.sin(self.phi_c), np.sinh(self.eta_c), np.cosh(self.eta_c))
         self._met_plan: tuple[Any, ...] | None = None
         self._rho_plan: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -361,14 +362,7 @@ class L1Emulator:
     def _window_sum(self, grid: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, size: tuple[int, int]
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Sum of ``grid`` over a (d_eta x d_phi) window centred on each (ev, ie, ip); also the towers inside."""
-        he, hp = size[0] // 2, size[1] // 2
-        de, dp = np.meshgrid(np.arange(-he, he + 1), np.arange(-hp, hp + 1), indexing="ij")
-        de, dp = de.ravel(), dp.ravel()
-        te = ie[:, None] + de[None, :]
-        tp = (ip[:, None] + dp[None, :]) % self.n_phi
-        valid = (te >= 0) & (te < self.n_eta)
-        vals = grid[ev[:, None], np.clip(te, 0, self.n_eta - 1), tp] * valid
-        return vals.sum(axis=1), valid.sum(axis=1)
+        return kernels.window_sums(grid, ev, ie, ip, size[0] // 2, size[1] // 2)
 
     def _jets(self, grid: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray]]:
         """Anti-kT (fastjet) on towers above ``tower_threshold_gev`` gives the jet axes; the jet ET is the sum of
@@ -380,13 +374,9 @@ class L1Emulator:
         jc = self.cfg.jets
         n = len(grid)
         edges, rho = self._rho_bands(grid)
-        in_eta = np.abs(self.eta_c) < jc.eta_max
-        ev, ie, ip = np.nonzero((grid >= jc.tower_threshold_gev) & in_eta[None, :, None])
-        et = grid[ev, ie, ip]
-        eta, phi = self.eta_c[ie], self.phi_c[ip]
-        counts = np.bincount(ev, minlength=n)
-        rec = ak.zip({"px": et * np.cos(phi), "py": et * np.sin(phi), "pz": et * np.sinh(eta),
-                      "E": et * np.cosh(eta)})
+        counts, tpx, tpy, tpz, te = kernels.towers_above(grid, np.abs(self.eta_c) < jc.eta_max,
+                                                         jc.tower_threshold_gev, *self._tower_directions)
+        rec = ak.zip({"px": tpx, "py": tpy, "pz": tpz, "E": te})
         if self._jetdef is None:
             self._jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, jc.radius)
         with _quiet_stdout():
