@@ -20,10 +20,11 @@ _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 @_jit
 def add_deposits(offsets: np.ndarray, t0: np.ndarray, t1: np.ndarray, iphi: np.ndarray, w_em: np.ndarray,
                  w_had: np.ndarray, idx: np.ndarray, cross: np.ndarray, shift: np.ndarray, flip: np.ndarray,
-                 n_phi: int, n_towers: int, em_d: np.ndarray, had_d: np.ndarray) -> None:
+                 n_phi: int, n_towers: int, dep: np.ndarray) -> None:
     """Add the deposits of interactions ``idx`` (source events) to crossings ``cross`` (rows of the flat
-    (crossing * n_towers + tower) sums ``em_d``, ``had_d``, float64), each interaction rotated by ``shift[k]`` phi
-    towers and, where ``flip[k]``, mirrored in eta (``t1``: the mirrored tower of each deposit)."""
+    (crossing * n_towers + tower, [EM, hadronic]) float64 sums ``dep``: both of a tower in one cache line), each
+    interaction rotated by ``shift[k]`` phi towers and, where ``flip[k]``, mirrored in eta (``t1``: the mirrored
+    tower of each deposit)."""
     for k in range(len(idx)):
         e = idx[k]
         base = cross[k] * n_towers
@@ -34,24 +35,25 @@ def add_deposits(offsets: np.ndarray, t0: np.ndarray, t1: np.ndarray, iphi: np.n
             t += s
             if iphi[j] + s >= n_phi:
                 t -= n_phi
-            em_d[base + t] += w_em[j]
-            had_d[base + t] += w_had[j]
+            dep[base + t, 0] += w_em[j]
+            dep[base + t, 1] += w_had[j]
 
 
 @_jit
-def take_hits(em_d: np.ndarray, had_d: np.ndarray, key: np.ndarray, em: np.ndarray, had: np.ndarray) -> int:
-    """Move the towers with a deposit (em + had != 0) of the flat sums into ``key``/``em``/``had`` (one longer than
-    the number of such towers) in ascending key order, zeroing the sums for the next block; returns how many."""
-    n = 0
-    for i in range(len(em_d)):  # branch-free: half the towers are hit, in no predictable pattern
-        a = em_d[i]
-        b = had_d[i]
-        key[n] = i
+def take_hits(dep: np.ndarray, size: int, key_base: int, key: np.ndarray, em: np.ndarray, had: np.ndarray,
+              n: int) -> int:
+    """Move the towers with a deposit (em + had != 0) among the first ``size`` rows of ``dep`` to ``key`` (row +
+    ``key_base``), ``em``, ``had`` from position ``n`` on (the arrays need one spare entry), in row order, zeroing
+    ``dep`` for the next use; returns the new count."""
+    for i in range(size):  # branch-free: half the towers are hit, in no predictable pattern
+        a = dep[i, 0]
+        b = dep[i, 1]
+        key[n] = i + key_base
         em[n] = a
         had[n] = b
         n += a + b != 0.0
-        em_d[i] = 0.0
-        had_d[i] = 0.0
+        dep[i, 0] = 0.0
+        dep[i, 1] = 0.0
     return n
 
 

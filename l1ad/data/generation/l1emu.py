@@ -101,6 +101,8 @@ def _quiet_stdout() -> Iterator[None]:
 class L1Emulator:
     #: crossings whose dense (crossing, eta, phi) grids are built and searched together (they stay in the cache)
     BLOCK = 64
+    #: crossings whose deposits are summed together on a dense (crossing, tower) array (1 MB: in the cache)
+    SUM_BLOCK = 8
 
     def __init__(self, cfg: L1EmulationConfig):
         self.cfg = cfg
@@ -207,24 +209,27 @@ class L1Emulator:
         fault per 4 kB touched, which on a busy machine took as much time as the computation."""
         if self._buf is None:
             size = self.BLOCK * self.n_towers
-            self._buf = {"em_d": np.zeros(size), "had_d": np.zeros(size), "key": np.empty(size + 1, np.intp),
+            self._buf = {"dep": np.zeros((self.SUM_BLOCK * self.n_towers, 2)), "key": np.empty(size + 1, np.intp),
                          "em_t": np.empty(size + 1), "had_t": np.empty(size + 1), "em": np.empty(size, np.float32),
                          "had": np.empty(size, np.float32), "grid": np.empty(size, np.float32)}
         return self._buf
 
     def _block_deposits(self, prepared: list[tuple[Any, ...]], lo: int, hi: int
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The true deposits of crossings ``lo .. hi - 1`` summed per tower: the keys (crossing - lo) * n_towers +
-        tower of the towers hit (ascending) and their EM and hadronic E_T (float64); views of the work arrays."""
+        """The true deposits of crossings ``lo .. hi - 1`` summed per tower (``SUM_BLOCK`` crossings at a time, so
+        that the dense sums stay in the CPU cache): the keys (crossing - lo) * n_towers + tower of the towers hit
+        (ascending) and their EM and hadronic E_T (float64); views of the work arrays."""
         nt = self.n_towers
         buf = self._buffers()
-        em_d, had_d = buf["em_d"], buf["had_d"]
-        for src, cs, idx, shift, flip, (iphi, t0, t1) in prepared:
-            a, b = np.searchsorted(cs, (lo, hi))
-            kernels.add_deposits(src.tower_offsets, t0, t1, iphi, src.tower_em, src.tower_had, idx[a:b],
-                                 cs[a:b] - lo, shift[a:b], flip[a:b], self.n_phi, nt, em_d, had_d)
-        size = (hi - lo) * nt
-        k = kernels.take_hits(em_d[:size], had_d[:size], buf["key"], buf["em_t"], buf["had_t"])
+        dep = buf["dep"]
+        k = 0
+        for sub in range(lo, hi, self.SUM_BLOCK):
+            sub_hi = min(hi, sub + self.SUM_BLOCK)
+            for src, cs, idx, shift, flip, (iphi, t0, t1) in prepared:
+                a, b = np.searchsorted(cs, (sub, sub_hi))
+                kernels.add_deposits(src.tower_offsets, t0, t1, iphi, src.tower_em, src.tower_had, idx[a:b],
+                                     cs[a:b] - sub, shift[a:b], flip[a:b], self.n_phi, nt, dep)
+            k = kernels.take_hits(dep, (sub_hi - sub) * nt, (sub - lo) * nt, buf["key"], buf["em_t"], buf["had_t"], k)
         return buf["key"][:k], buf["em_t"][:k], buf["had_t"][:k]
 
     def _muon_parts(self, pieces: Sequence[Piece]) -> list[tuple[np.ndarray, ...]]:
