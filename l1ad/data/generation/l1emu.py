@@ -22,6 +22,9 @@ afresh (nothing random is frozen into a reused interaction):
    measures the muons (efficiency, q/pT resolution with a non-Gaussian tail) and packs MET, 4 e/gamma, 4 muons
    and 10 jets, pT-ordered and zero-padded (layout of :mod:`l1ad.data.layout`), plus the e/gamma isolation
    flags (:data:`ISO_LOOSE`, :data:`ISO_TIGHT`) in a separate (n, 4) array.
+
+   Crossings are assembled :attr:`L1Emulator.BLOCK` at a time; the loops over deposits, towers and objects are
+   compiled (:mod:`l1ad.data.generation.kernels`), the anti-kT clustering is fastjet's.
 """
 
 from __future__ import annotations
