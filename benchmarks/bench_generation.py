@@ -6,7 +6,7 @@ Steps timed (process CPU time, one core; BLAS pinned to one thread):
 
 * ``pool``    - Pythia inelastic pp + truth tower deposits per min-bias event (one-off cost, MPI init excluded);
 * ``overlay`` - Poisson pileup overlay + the per-crossing measurement (hadronic shower sharing, ECAL/HCAL/HF
-  resolution, trigger-primitive quantisation) + ETMHF + anti-kT jets (fastjet) + e/gamma clustering with
+  resolution, trigger-primitive quantisation) + ETMHF + anti-kT jets + e/gamma clustering with
   isolation + muon measurement + packing, per crossing (what ``l1ad data generate`` does for every zero-bias
   crossing). Target (issue 15): >= 5,000 crossings/s.
 """

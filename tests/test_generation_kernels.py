@@ -4,6 +4,7 @@ interactions (no Pythia needed)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from l1ad.data.generation import kernels, load_emulation_config
@@ -153,3 +154,37 @@ def test_compiled_objects_match_numpy_references() -> None:
     ref = np.nonzero(cand)
     assert len(ev) > 10
     assert all(np.array_equal(a, b) for a, b in zip((ev, ie, ip), ref, strict=True))
+
+
+def _fastjet_jets(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, radius: float,
+                  pt_min: float) -> list[list[tuple[float, ...]]]:
+    ak = pytest.importorskip("awkward")
+    fastjet = pytest.importorskip("fastjet")
+    rec = ak.zip({"px": px, "py": py, "pz": pz, "E": e})
+    cs = fastjet.ClusterSequence(ak.unflatten(rec, counts), fastjet.JetDefinition(fastjet.antikt_algorithm, radius))
+    jets = cs.inclusive_jets(pt_min)
+    return [sorted(zip(*(np.round(ak.to_numpy(jets[c][f]), 6) for f in ("px", "py", "pz")), strict=True))
+            for c in range(len(counts))]
+
+
+def test_compiled_anti_kt_finds_fastjets_jets_and_another_radius_does_not() -> None:
+    emu = L1Emulator(load_emulation_config())
+    rng = np.random.default_rng(21)
+    # pileup-like towers plus a few jet-like clusters, on the trigger LSB grid
+    grid = (np.floor(rng.exponential(0.9, (40, emu.n_eta, emu.n_phi)) / 0.5) * 0.5).astype(np.float32)
+    for c in range(40):
+        for _ in range(3):
+            e0, p0 = rng.integers(5, emu.n_eta - 5), rng.integers(0, emu.n_phi)
+            grid[c, e0 - 2 : e0 + 3, (p0 + np.arange(-2, 3)) % emu.n_phi] += rng.exponential(4.0, (5, 5))
+    towers = kernels.towers_above(grid, np.abs(emu.eta_c) < 4.959, 3.0, *emu._tower_directions)
+    assert towers[0].min() > 20  # enough towers per crossing to cluster
+    ref = _fastjet_jets(*towers, 0.4, 3.0)
+    jev, px, py, pz = kernels.anti_kt(*towers, 0.4, 3.0)
+    got = [sorted(zip(np.round(px[jev == c], 6), np.round(py[jev == c], 6), np.round(pz[jev == c], 6), strict=True))
+           for c in range(40)]
+    assert sum(len(j) for j in ref) > 200 and got == ref
+    # fault injection: the same comparison fails for R = 0.5 (another jet definition)
+    jev5, px5, py5, pz5 = kernels.anti_kt(*towers, 0.5, 3.0)
+    got5 = [sorted(zip(np.round(px5[jev5 == c], 6), np.round(py5[jev5 == c], 6), np.round(pz5[jev5 == c], 6),
+                       strict=True)) for c in range(40)]
+    assert got5 != ref

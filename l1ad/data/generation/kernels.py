@@ -307,3 +307,189 @@ def window_sums(grid: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray
         out[i] = s
         n_in[i] = k
     return out, n_in
+
+
+@_jit
+def _rap_phi(px: float, py: float, pz: float, e: float) -> tuple[float, float]:
+    """Rapidity and phi in [0, 2 pi) as FastJet's PseudoJet computes them."""
+    pt2 = px * px + py * py
+    phi = 0.0 if pt2 == 0.0 else np.arctan2(py, px)
+    if phi < 0.0:
+        phi += 2 * np.pi
+    if phi >= 2 * np.pi:
+        phi -= 2 * np.pi
+    m2 = max(0.0, (e + pz) * (e - pz) - pt2)
+    e_plus = e + abs(pz)
+    rap = 0.5 * np.log((pt2 + m2) / (e_plus * e_plus))
+    if pz > 0:
+        rap = -rap
+    return rap, phi
+
+
+@_jit
+def _tile_of(rap: float, phi: float, y0: float, ty: float, nty: int, tp: float, ntp: int) -> int:
+    a = int((rap - y0) / ty) if rap > y0 else 0
+    a = min(max(a, 0), nty - 1)
+    b = min(int(phi / tp), ntp - 1)
+    return a * ntp + b
+
+
+@_jit
+def _nearest_tiled(i: int, rap: np.ndarray, phi: np.ndarray, tile: np.ndarray, head: np.ndarray, nxt: np.ndarray,
+                   nty: int, ntp: int, r2: float, nn: np.ndarray, nndist: np.ndarray) -> None:
+    nn[i] = -1
+    nndist[i] = r2
+    a0, b0 = tile[i] // ntp, tile[i] % ntp
+    for a in range(max(a0 - 1, 0), min(a0 + 2, nty)):
+        for db in range(-1, 2):
+            k = head[a * ntp + (b0 + db) % ntp]
+            while k >= 0:
+                if k != i:
+                    dphi = abs(phi[i] - phi[k])
+                    if dphi > np.pi:
+                        dphi = 2 * np.pi - dphi
+                    dy = rap[i] - rap[k]
+                    d = dphi * dphi + dy * dy
+                    if d < nndist[i] or (d == nndist[i] and nn[i] >= 0 and k < nn[i]):
+                        nndist[i] = d
+                        nn[i] = k
+                k = nxt[k]
+
+
+@_jit
+def _tile_remove(i: int, tile: np.ndarray, head: np.ndarray, nxt: np.ndarray, prv: np.ndarray) -> None:
+    if prv[i] >= 0:
+        nxt[prv[i]] = nxt[i]
+    else:
+        head[tile[i]] = nxt[i]
+    if nxt[i] >= 0:
+        prv[nxt[i]] = prv[i]
+
+
+@_jit
+def _tile_insert(i: int, t: int, tile: np.ndarray, head: np.ndarray, nxt: np.ndarray, prv: np.ndarray) -> None:
+    tile[i] = t
+    prv[i] = -1
+    nxt[i] = head[t]
+    if head[t] >= 0:
+        prv[head[t]] = i
+    head[t] = i
+
+
+@_jit
+def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, radius: float,
+            pt_min: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Anti-kT (E-scheme recombination, rapidity-phi distance: FastJet's ``antikt_algorithm``) of the particles
+    of each crossing (``counts`` per crossing, in order); returns (crossing, px, py, pz) of the inclusive jets with
+    pT >= ``pt_min`` in the order the clustering completes them. FastJet's N2Tiled strategy: nearest neighbours
+    searched in the 3 x 3 tiles (>= R wide) around a particle, the smallest distance over all by a scan."""
+    r2 = radius * radius
+    y0, ty = -6.0, radius
+    nty = int(12.0 / ty) + 1
+    ntp = max(3, int(2 * np.pi / radius))
+    tp = 2 * np.pi / ntp
+    head = np.full(nty * ntp, -1, np.int64)
+    cap = max(1, counts.max()) if len(counts) else 1
+    jpx = np.empty(cap)
+    jpy = np.empty(cap)
+    jpz = np.empty(cap)
+    je = np.empty(cap)
+    rap = np.empty(cap)
+    phi = np.empty(cap)
+    kt2inv = np.empty(cap)
+    nn = np.empty(cap, np.int64)
+    nndist = np.empty(cap)
+    tile = np.empty(cap, np.int64)
+    nxt = np.empty(cap, np.int64)
+    prv = np.empty(cap, np.int64)
+    active = np.zeros(cap, np.bool_)
+    out_ev = []
+    out_px = []
+    out_py = []
+    out_pz = []
+    first = 0
+    for c in range(len(counts)):
+        m = counts[c]
+        for i in range(m):
+            jpx[i] = px[first + i]
+            jpy[i] = py[first + i]
+            jpz[i] = pz[first + i]
+            je[i] = e[first + i]
+            rap[i], phi[i] = _rap_phi(jpx[i], jpy[i], jpz[i], je[i])
+            kt2inv[i] = 1.0 / (jpx[i] * jpx[i] + jpy[i] * jpy[i])
+            active[i] = True
+        first += m
+        for i in range(m - 1, -1, -1):  # lists hold increasing indices
+            _tile_insert(i, _tile_of(rap[i], phi[i], y0, ty, nty, tp, ntp), tile, head, nxt, prv)
+        for i in range(m):
+            _nearest_tiled(i, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist)
+        alive = m
+        while alive > 0:
+            best = np.inf
+            bi = -1
+            for i in range(m):
+                if active[i]:
+                    j = nn[i]
+                    d = nndist[i] * (min(kt2inv[i], kt2inv[j]) if j >= 0 else kt2inv[i])
+                    if d < best:
+                        best = d
+                        bi = i
+            i = bi
+            j = nn[i]
+            # tiles whose particles may have had i (or j) as neighbour: 3 x 3 around them
+            t_old_i = tile[i]
+            t_old_j = tile[j] if j >= 0 else -1
+            _tile_remove(i, tile, head, nxt, prv)
+            active[i] = False
+            if j >= 0:  # merge i and j into slot min(i, j) (E-scheme)
+                _tile_remove(j, tile, head, nxt, prv)
+                active[j] = False
+                keep = min(i, j)
+                jpx[keep] = jpx[i] + jpx[j]
+                jpy[keep] = jpy[i] + jpy[j]
+                jpz[keep] = jpz[i] + jpz[j]
+                je[keep] = je[i] + je[j]
+                rap[keep], phi[keep] = _rap_phi(jpx[keep], jpy[keep], jpz[keep], je[keep])
+                kt2inv[keep] = 1.0 / (jpx[keep] * jpx[keep] + jpy[keep] * jpy[keep])
+                active[keep] = True
+                _tile_insert(keep, _tile_of(rap[keep], phi[keep], y0, ty, nty, tp, ntp), tile, head, nxt, prv)
+                alive -= 1
+                _nearest_tiled(keep, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist)
+                t_new = tile[keep]
+            else:
+                if jpx[i] * jpx[i] + jpy[i] * jpy[i] >= pt_min * pt_min:
+                    out_ev.append(c)
+                    out_px.append(jpx[i])
+                    out_py.append(jpy[i])
+                    out_pz.append(jpz[i])
+                alive -= 1
+                keep = -1
+                t_new = -1
+            # update the neighbours of every particle in the 3 x 3 tiles around the changed ones
+            for t0 in (t_old_i, t_old_j, t_new):
+                if t0 < 0:
+                    continue
+                a0, b0 = t0 // ntp, t0 % ntp
+                for a in range(max(a0 - 1, 0), min(a0 + 2, nty)):
+                    for db in range(-1, 2):
+                        k = head[a * ntp + (b0 + db) % ntp]
+                        while k >= 0:
+                            if k != keep:
+                                if nn[k] == i or (j >= 0 and nn[k] == j):
+                                    _nearest_tiled(k, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist)
+                                elif keep >= 0:
+                                    dphi = abs(phi[k] - phi[keep])
+                                    if dphi > np.pi:
+                                        dphi = 2 * np.pi - dphi
+                                    dy = rap[k] - rap[keep]
+                                    d = dphi * dphi + dy * dy
+                                    if d < nndist[k] or (d == nndist[k] and nn[k] >= 0 and keep < nn[k]):
+                                        nndist[k] = d
+                                        nn[k] = keep
+                            k = nxt[k]
+        for i in range(m):  # empty the tiles for the next crossing
+            if active[i]:
+                _tile_remove(i, tile, head, nxt, prv)
+                active[i] = False
+    return (np.array(out_ev, np.int64), np.array(out_px, np.float64), np.array(out_py, np.float64),
+            np.array(out_pz, np.float64))

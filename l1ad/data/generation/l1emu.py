@@ -24,14 +24,13 @@ afresh (nothing random is frozen into a reused interaction):
    flags (:data:`ISO_LOOSE`, :data:`ISO_TIGHT`) in a separate (n, 4) array.
 
    Crossings are assembled :attr:`L1Emulator.BLOCK` at a time; the loops over deposits, towers and objects are
-   compiled (:mod:`l1ad.data.generation.kernels`), the anti-kT clustering is fastjet's.
+   compiled (:mod:`l1ad.data.generation.kernels`), the anti-kT clustering included (FastJet's algorithm,
+   the same jets).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,19 +87,6 @@ def _standard_normal(rng: np.random.Generator, n: int) -> np.ndarray:
     return z[:n]
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence C-level stdout (fastjet prints a banner on first use)."""
-    fd = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(fd, 1)
-        os.close(fd)
-
-
 class L1Emulator:
     #: crossings whose dense (crossing, eta, phi) grids are built and searched together (they stay in the cache)
     BLOCK = 64
@@ -140,7 +126,6 @@ class L1Emulator:
             lo = band.eta_max
         thr[aeta >= cfg.met.eta_max] = np.inf
         self._met_thr = thr  # per eta row
-        self._jetdef = None
         self._buf: dict[str, np.ndarray] | None = None
         self._tower_directions = (np.cos(self.phi_c), np.sin(self.phi_c), np.sinh(self.eta_c), np.cosh(self.eta_c))
         self._met_plan: tuple[Any, ...] | None = None
@@ -373,41 +358,33 @@ class L1Emulator:
         return kernels.window_sums(grid, ev, ie, ip, size[0] // 2, size[1] // 2)
 
     def _jets(self, grid: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, np.ndarray]]:
-        """Anti-kT (fastjet) on towers above ``tower_threshold_gev`` gives the jet axes; the jet ET is the sum of
-        all towers within Delta R < R of the axis (like the CMS L1 tower sum around a seed) minus rho * area.
-        Also returns the per-crossing rho bands (reused by the e/gamma isolation)."""
-        import awkward as ak
-        import fastjet
-
+        """Anti-kT on towers above ``tower_threshold_gev`` gives the jet axes (:func:`kernels.anti_kt`: FastJet's
+        ``antikt_algorithm`` and N2Tiled strategy, the same jets); the jet ET is the sum of all towers within
+        Delta R < R of the axis (like the CMS L1 tower sum around a seed) minus rho * area. Also returns the
+        per-crossing rho bands (reused by the e/gamma isolation)."""
         jc = self.cfg.jets
-        n = len(grid)
         edges, rho = self._rho_bands(grid)
-        counts, tpx, tpy, tpz, te = kernels.towers_above(grid, np.abs(self.eta_c) < jc.eta_max,
-                                                         jc.tower_threshold_gev, *self._tower_directions)
-        rec = ak.zip({"px": tpx, "py": tpy, "pz": tpz, "E": te})
-        if self._jetdef is None:
-            self._jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, jc.radius)
-        with _quiet_stdout():
-            cs = fastjet.ClusterSequence(ak.unflatten(rec, counts), self._jetdef)
-            jets = cs.inclusive_jets(jc.tower_threshold_gev)
-        njet = ak.to_numpy(ak.num(jets))
-        jev = np.repeat(np.arange(n), njet)
-        px, py, pz = (ak.to_numpy(ak.flatten(jets[f])) for f in ("px", "py", "pz"))
+        towers = kernels.towers_above(grid, np.abs(self.eta_c) < jc.eta_max, jc.tower_threshold_gev,
+                                      *self._tower_directions)
+        jev, px, py, pz = kernels.anti_kt(*towers, jc.radius, jc.tower_threshold_gev)
         jpt_axis = np.hypot(px, py)
         jeta = np.arcsinh(pz / np.maximum(jpt_axis, 1e-9))
         jphi = np.arctan2(py, px)
         # disc sum of the (LSB-quantised) towers within R of the axis; a tower belongs to one jet only: jets are
-        # served in order of their anti-kT E_T and skip towers an earlier jet of the crossing took (two anti-kT
-        # jets can be as close as R, and their discs would count the shared core twice)
+        # served in order of their anti-kT E_T (to 0.1 MeV; equal E_T, frequent for single-tower jets on the 0.5 GeV
+        # grid: lower eta, then lower phi first, whatever order the clustering found them in) and skip towers an
+        # earlier jet of the crossing took (two anti-kT jets can be as close as R, and their discs would count the
+        # shared core twice); returned in that order, which also decides between jets of equal final E_T
         de, dp = self._disc()
         je = np.clip(((jeta + self.eta_edge) / self.cfg.towers.deta).astype(np.int64), 0, self.n_eta - 1)
         jp = ((jphi + np.pi) / self.dphi).astype(np.int64) % self.n_phi
-        jpt, n_towers = kernels.disc_sums(grid, jev, je, jp, np.lexsort((-jpt_axis, jev)), de, dp)
+        order = np.lexsort((jphi, jeta, -np.round(jpt_axis, 4), jev))
+        jpt, n_towers = kernels.disc_sums(grid, jev, je, jp, order, de, dp)
         if jc.pileup_subtraction:
             area = n_towers * self.cfg.towers.deta * self.dphi
             jpt = jpt - self._rho_at(edges, rho, jeta, jev) * area
         jpt = jpt * jc.calibration
-        ok = (jpt >= jc.pt_min_gev) & (np.abs(jeta) < jc.eta_max)
+        ok = order[(jpt[order] >= jc.pt_min_gev) & (np.abs(jeta[order]) < jc.eta_max)]  # in serving order
         return (jev[ok], jpt[ok], jeta[ok], jphi[ok]), (edges, rho)
 
     @staticmethod
