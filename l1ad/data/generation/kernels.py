@@ -335,8 +335,15 @@ def _tile_of(rap: float, phi: float, y0: float, ty: float, nty: int, tp: float, 
 
 
 @_jit
+def _set_dij(i: int, nn: np.ndarray, nndist: np.ndarray, kt2inv: np.ndarray, dij: np.ndarray) -> None:
+    j = nn[i]
+    dij[i] = nndist[i] * (min(kt2inv[i], kt2inv[j]) if j >= 0 else kt2inv[i])
+
+
+@_jit
 def _nearest_tiled(i: int, rap: np.ndarray, phi: np.ndarray, tile: np.ndarray, head: np.ndarray, nxt: np.ndarray,
-                   nty: int, ntp: int, r2: float, nn: np.ndarray, nndist: np.ndarray) -> None:
+                   nty: int, ntp: int, r2: float, nn: np.ndarray, nndist: np.ndarray, kt2inv: np.ndarray,
+                   dij: np.ndarray) -> None:
     nn[i] = -1
     nndist[i] = r2
     a0, b0 = tile[i] // ntp, tile[i] % ntp
@@ -354,6 +361,7 @@ def _nearest_tiled(i: int, rap: np.ndarray, phi: np.ndarray, tile: np.ndarray, h
                         nndist[i] = d
                         nn[i] = k
                 k = nxt[k]
+    _set_dij(i, nn, nndist, kt2inv, dij)
 
 
 @_jit
@@ -403,10 +411,12 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
     nxt = np.empty(cap, np.int64)
     prv = np.empty(cap, np.int64)
     active = np.zeros(cap, np.bool_)
-    out_ev = []
-    out_px = []
-    out_py = []
-    out_pz = []
+    dij = np.empty(cap)  # smallest distance of each particle (inf: clustered away)
+    n_out = 0  # at most one jet per particle
+    out_ev = np.empty(len(px), np.int64)
+    out_px = np.empty(len(px))
+    out_py = np.empty(len(px))
+    out_pz = np.empty(len(px))
     first = 0
     for c in range(len(counts)):
         m = counts[c]
@@ -422,18 +432,15 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
         for i in range(m - 1, -1, -1):  # lists hold increasing indices
             _tile_insert(i, _tile_of(rap[i], phi[i], y0, ty, nty, tp, ntp), tile, head, nxt, prv)
         for i in range(m):
-            _nearest_tiled(i, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist)
+            _nearest_tiled(i, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij)
         alive = m
         while alive > 0:
             best = np.inf
             bi = -1
             for i in range(m):
-                if active[i]:
-                    j = nn[i]
-                    d = nndist[i] * (min(kt2inv[i], kt2inv[j]) if j >= 0 else kt2inv[i])
-                    if d < best:
-                        best = d
-                        bi = i
+                if dij[i] < best:
+                    best = dij[i]
+                    bi = i
             i = bi
             j = nn[i]
             # tiles whose particles may have had i (or j) as neighbour: 3 x 3 around them
@@ -441,9 +448,11 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
             t_old_j = tile[j] if j >= 0 else -1
             _tile_remove(i, tile, head, nxt, prv)
             active[i] = False
+            dij[i] = np.inf
             if j >= 0:  # merge i and j into slot min(i, j) (E-scheme)
                 _tile_remove(j, tile, head, nxt, prv)
                 active[j] = False
+                dij[j] = np.inf
                 keep = min(i, j)
                 jpx[keep] = jpx[i] + jpx[j]
                 jpy[keep] = jpy[i] + jpy[j]
@@ -454,14 +463,15 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
                 active[keep] = True
                 _tile_insert(keep, _tile_of(rap[keep], phi[keep], y0, ty, nty, tp, ntp), tile, head, nxt, prv)
                 alive -= 1
-                _nearest_tiled(keep, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist)
+                _nearest_tiled(keep, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij)
                 t_new = tile[keep]
             else:
                 if jpx[i] * jpx[i] + jpy[i] * jpy[i] >= pt_min * pt_min:
-                    out_ev.append(c)
-                    out_px.append(jpx[i])
-                    out_py.append(jpy[i])
-                    out_pz.append(jpz[i])
+                    out_ev[n_out] = c
+                    out_px[n_out] = jpx[i]
+                    out_py[n_out] = jpy[i]
+                    out_pz[n_out] = jpz[i]
+                    n_out += 1
                 alive -= 1
                 keep = -1
                 t_new = -1
@@ -476,7 +486,7 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
                         while k >= 0:
                             if k != keep:
                                 if nn[k] == i or (j >= 0 and nn[k] == j):
-                                    _nearest_tiled(k, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist)
+                                    _nearest_tiled(k, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij)
                                 elif keep >= 0:
                                     dphi = abs(phi[k] - phi[keep])
                                     if dphi > np.pi:
@@ -486,10 +496,10 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
                                     if d < nndist[k] or (d == nndist[k] and nn[k] >= 0 and keep < nn[k]):
                                         nndist[k] = d
                                         nn[k] = keep
+                                        _set_dij(k, nn, nndist, kt2inv, dij)
                             k = nxt[k]
         for i in range(m):  # empty the tiles for the next crossing
             if active[i]:
                 _tile_remove(i, tile, head, nxt, prv)
                 active[i] = False
-    return (np.array(out_ev, np.int64), np.array(out_px, np.float64), np.array(out_py, np.float64),
-            np.array(out_pz, np.float64))
+    return out_ev[:n_out].copy(), out_px[:n_out].copy(), out_py[:n_out].copy(), out_pz[:n_out].copy()
