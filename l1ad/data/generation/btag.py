@@ -13,8 +13,10 @@ attribute ``Track_Features`` names the F features.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,18 @@ class JetSample:
         return JetSample(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("tracks", "labels", "jets")))
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence C-level stdout (fastjet prints a banner on first use)."""
+    fd = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(fd, 1)
+        os.close(fd)
+
 def _wrap(phi: np.ndarray) -> np.ndarray:
     return (phi + np.pi) % (2 * np.pi) - np.pi
 
@@ -50,8 +64,6 @@ def select_jets(b: ParticleBatch, cfg: BtagConfig, rng: np.random.Generator) -> 
     """Cluster jets in every event of ``b``, label them and build their track arrays."""
     import awkward as ak
     import fastjet
-
-    from l1ad.data.generation.l1emu import _quiet_stdout
 
     vis = np.flatnonzero(b.visible)
     ev = b.event[vis]

@@ -411,9 +411,9 @@ def _make_strata(gen: GenerationConfig, pool: SparseEvents, sigma_inel: float,
     }
     strata = classes
     me = zb.muon_enrichment
+    has = np.zeros(soft.all.n_events, bool)
     if me is not None:
         m = soft.all.muons
-        has = np.zeros(soft.all.n_events, bool)
         has[np.repeat(np.arange(soft.all.n_events), np.diff(m.offsets))[m.pt >= me.pt_min_gev]] = True
         if not 0 < int(has.sum()) < soft.all.n_events:  # a tiny pool: nothing to split (the sample stays exact)
             log.warning("zero bias: muon enrichment off: %d of %d soft pool interactions hold a muon above %g GeV",

@@ -1,0 +1,505 @@
+"""Compiled inner loops of the bunch-crossing assembly (:meth:`l1ad.data.generation.l1emu.L1Emulator.assemble`).
+
+A crossing at <mu> = 60 is ~6,400 tower deposits and ~4,400 towers hit: as NumPy array passes the overlay costs
+~20 passes over them and the per-tower measurement ~45, each a fresh temporary, which is what limited the
+zero-bias generation to ~600 crossings per CPU-second. These loops (numba, ``cache=True``: compiled once per
+machine into ``__pycache__``) do each in one pass, with the same float32/float64 arithmetic in the same order as
+the array version, so the result is the same to the last bit.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["add_deposits", "measure_into", "take_hits"]
+
+_jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+
+
+@_jit
+def add_deposits(offsets: np.ndarray, t0: np.ndarray, t1: np.ndarray, iphi: np.ndarray, w_em: np.ndarray,
+                 w_had: np.ndarray, idx: np.ndarray, cross: np.ndarray, shift: np.ndarray, flip: np.ndarray,
+                 n_phi: int, n_towers: int, dep: np.ndarray) -> None:
+    """Add the deposits of interactions ``idx`` (source events) to crossings ``cross`` (rows of the flat
+    (crossing * n_towers + tower, [EM, hadronic]) float64 sums ``dep``: both of a tower in one cache line), each
+    interaction rotated by ``shift[k]`` phi towers and, where ``flip[k]``, mirrored in eta (``t1``: the mirrored
+    tower of each deposit)."""
+    for k in range(len(idx)):
+        e = idx[k]
+        base = cross[k] * n_towers
+        s = shift[k]
+        fl = flip[k]
+        for j in range(offsets[e], offsets[e + 1]):
+            t = t1[j] if fl else t0[j]
+            t += s
+            if iphi[j] + s >= n_phi:
+                t -= n_phi
+            dep[base + t, 0] += w_em[j]
+            dep[base + t, 1] += w_had[j]
+
+
+@_jit
+def take_hits(dep: np.ndarray, size: int, key_base: int, key: np.ndarray, em: np.ndarray, had: np.ndarray,
+              n: int) -> int:
+    """Move the towers with a deposit (em + had != 0) among the first ``size`` rows of ``dep`` to ``key`` (row +
+    ``key_base``), ``em``, ``had`` from position ``n`` on (the arrays need one spare entry), in row order, zeroing
+    ``dep`` for the next use; returns the new count."""
+    for i in range(size):  # branch-free: half the towers are hit, in no predictable pattern
+        a = dep[i, 0]
+        b = dep[i, 1]
+        key[n] = i + key_base
+        em[n] = a
+        had[n] = b
+        n += a + b != 0.0
+        dep[i, 0] = 0.0
+        dep[i, 1] = 0.0
+    return n
+
+
+@_jit
+def measure_into(key: np.ndarray, em_t: np.ndarray, had_t: np.ndarray, f_z: np.ndarray, em_z: np.ndarray,
+                 had_z: np.ndarray, had_z_all: bool, n_towers: int, inv_cosh: np.ndarray, res_em: np.ndarray,
+                 res_had: np.ndarray, frac_mean: np.float32, frac_sd: np.float32, lsb: np.float32,
+                 em_out: np.ndarray, had_out: np.ndarray) -> None:
+    """Measure towers ``key`` (flat crossing * n_towers + tower of the float32 grids ``em_out``, ``had_out``) with
+    true E_T ``em_t``, ``had_t``: the hadronic share ``clip(mean + sd * f_z, 0, 1)`` showers in the ECAL, then
+    each part is smeared, E_T + z sigma(E_T) with sigma^2 = a^2 E_T / cosh + b^2 / cosh^2 + c^2 E_T^2 (res_*: rows
+    a^2, b^2, c^2 per tower), negative -> 0, and floored to the trigger LSB (float32 throughout). ``f_z`` has one
+    standard normal number per tower with a hadronic deposit, ``em_z`` one per tower, ``had_z`` one per tower
+    (``had_z_all``) or, when the HCAL/HF noise cannot reach one LSB, one per tower with a hadronic deposit (the
+    others read 0).
+
+    The smearing acts on the tower's sum over all interactions of the crossing, where the stochastic term adds up
+    exactly as per particle; a resolution drawn per particle and clipped at zero would add energy to every soft
+    particle, and a log-normal one grows a long upper tail for the many sub-GeV towers of a 60-pileup crossing
+    (both inflate the missing-E_T tail)."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    tiny = np.float32(1e-6)
+    jh = 0  # towers with a hadronic deposit so far: f_z (and had_z unless had_z_all) hold one number for each
+    for i in range(len(key)):
+        k = key[i]
+        t = k % n_towers
+        em = np.float32(em_t[i])
+        had = np.float32(had_t[i])
+        z_h = had_z[i] if had_z_all else zero
+        if had_t[i] > 0.0:
+            f = f_z[jh] * frac_sd
+            f += frac_mean
+            f = min(max(f, zero), one)
+            f *= had
+            em += f
+            had -= f
+            if not had_z_all:
+                z_h = had_z[jh]
+            jh += 1
+        elif not had_z_all:
+            had_out[k] = zero  # no hadronic deposit and no HCAL noise: nothing to measure
+        inv_e = inv_cosh[t]
+        for part in range(2):
+            if part == 0:
+                e, res, z = em, res_em, em_z[i]
+            else:
+                if not had_z_all and not had_t[i] > 0.0:
+                    break
+                e, res, z = had, res_had, z_h
+            et = max(e, tiny)
+            var = res[0, t] * et * inv_e
+            var += res[1, t] * inv_e * inv_e
+            var += res[2, t] * et * et
+            m = z * np.float32(np.sqrt(np.float64(var)))
+            m += e
+            m = max(m, zero)
+            q = np.float32(np.floor(np.float64(m / lsb))) * lsb
+            if part == 0:
+                em_out[k] = q
+            else:
+                had_out[k] = q
+
+
+@_jit
+def disc_sums(grid: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, order: np.ndarray, de: np.ndarray,
+              dp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per jet (crossing ``ev``, axis tower ``ie``, ``ip``): the E_T of the towers of ``grid`` (crossing, eta, phi)
+    at offsets (``de``, ``dp``) from the axis that no earlier jet of ``order`` took, and how many towers it took
+    (towers outside the eta range count as absent; phi wraps)."""
+    n_eta, n_phi = grid.shape[1], grid.shape[2]
+    taken = np.zeros(grid.shape, np.bool_)
+    et = np.zeros(len(ev))
+    n_tow = np.zeros(len(ev))
+    for o in range(len(order)):
+        j = order[o]
+        c = ev[j]
+        s = 0.0
+        k = 0
+        for d in range(len(de)):
+            te = ie[j] + de[d]
+            if te < 0 or te >= n_eta:
+                continue
+            tp = (ip[j] + dp[d]) % n_phi
+            if not taken[c, te, tp]:
+                taken[c, te, tp] = True
+                s += grid[c, te, tp]
+                k += 1
+        et[j] = s
+        n_tow[j] = k
+    return et, n_tow
+
+
+@_jit
+def met_sums(grid: np.ndarray, thr_row: np.ndarray, cos_p: np.ndarray, sin_p: np.ndarray, hf_row0: np.ndarray,
+             hf_thr: np.ndarray, be: int, bp: int, cos_b: np.ndarray, sin_b: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Per crossing of ``grid`` (crossing, eta, phi): -sum of E_T (cos phi, sin phi) over towers >= their row's
+    threshold ``thr_row`` (inf: not summed), plus over HF blocks of ``be`` x ``bp`` towers (block rows starting at
+    ``hf_row0``, thresholds ``hf_thr``; phi blocks from column 0, directions ``cos_b``, ``sin_b``)."""
+    n, n_eta, n_phi = grid.shape
+    mex = np.zeros(n)
+    mey = np.zeros(n)
+    for c in range(n):
+        x = 0.0
+        y = 0.0
+        for r in range(n_eta):
+            t = thr_row[r]
+            if t == np.inf:
+                continue
+            for p in range(n_phi):
+                v = grid[c, r, p]
+                if v >= t:
+                    x += v * cos_p[p]
+                    y += v * sin_p[p]
+        for b in range(len(hf_row0)):
+            r0 = hf_row0[b]
+            for q in range(len(cos_b)):
+                v = 0.0
+                for dr in range(be):
+                    for dp in range(bp):
+                        v += grid[c, r0 + dr, q * bp + dp]
+                if v >= hf_thr[b]:
+                    x += v * cos_b[q]
+                    y += v * sin_b[q]
+        mex[c] = -x
+        mey[c] = -y
+    return mex, mey
+
+
+@_jit
+def patch_medians(grid: np.ndarray, row0: np.ndarray, n_rows: np.ndarray, k: int, npf: int) -> np.ndarray:
+    """Per crossing and band b: the median of the sums of ``k`` x ``k`` tower patches over the row ranges
+    ``row0[b, s] .. + n_rows[b, s]`` (s = the two sides; a multiple of ``k``) and phi columns ``0 .. npf``."""
+    n = grid.shape[0]
+    n_b = row0.shape[0]
+    out = np.zeros((n, n_b))
+    for b in range(n_b):
+        n_patch = 0
+        for s in range(row0.shape[1]):
+            n_patch += (n_rows[b, s] // k) * (npf // k)
+        if n_patch == 0:
+            continue
+        buf = np.empty(n_patch, np.float32)
+        for c in range(n):
+            i = 0
+            for s in range(row0.shape[1]):
+                for pr in range(n_rows[b, s] // k):
+                    for pc in range(npf // k):
+                        v = np.float32(0.0)
+                        for dr in range(k):
+                            for dc in range(k):
+                                v += grid[c, row0[b, s] + pr * k + dr, pc * k + dc]
+                        buf[i] = v
+                        i += 1
+            out[c, b] = np.median(buf)
+    return out
+
+
+@_jit
+def local_maxima(sub: np.ndarray, seed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(crossing, row, column) of the towers of ``sub`` (crossing, eta rows, phi) >= ``seed`` that are local maxima
+    of their 3 x 3 neighbourhood: >= the neighbours before them (lower eta, or same eta and lower phi), > those
+    after (ties resolved once); rows outside ``sub`` count as 0, phi wraps. In (crossing, row, column) order."""
+    n, n_r, n_p = sub.shape
+    ev = []
+    ie = []
+    ip = []
+    for c in range(n):
+        for r in range(n_r):
+            for p in range(n_p):
+                v = sub[c, r, p]
+                if not v >= seed:
+                    continue
+                ok = True
+                for dr in range(-1, 2):
+                    rr = r + dr
+                    for dp in range(-1, 2):
+                        if dr == 0 and dp == 0:
+                            continue
+                        u = sub[c, rr, (p + dp) % n_p] if 0 <= rr < n_r else np.float32(0.0)
+                        before = dr < 0 or (dr == 0 and dp < 0)
+                        if (before and not v >= u) or (not before and not v > u):
+                            ok = False
+                            break
+                    if not ok:
+                        break
+                if ok:
+                    ev.append(c)
+                    ie.append(r)
+                    ip.append(p)
+    return np.array(ev, np.int64), np.array(ie, np.int64), np.array(ip, np.int64)
+
+
+
+@_jit
+def towers_above(grid: np.ndarray, row_ok: np.ndarray, threshold: float, cos_p: np.ndarray, sin_p: np.ndarray,
+                 sinh_e: np.ndarray, cosh_e: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The towers of ``grid`` (crossing, eta, phi) >= ``threshold`` in rows ``row_ok`` as massless four-vectors at
+    the tower centres: (count per crossing, px, py, pz, E), in (crossing, eta, phi) order."""
+    n, n_eta, n_phi = grid.shape
+    counts = np.zeros(n, np.int64)
+    for c in range(n):
+        k = 0
+        for r in range(n_eta):
+            if row_ok[r]:
+                for p in range(n_phi):
+                    k += grid[c, r, p] >= threshold
+        counts[c] = k
+    total = counts.sum()
+    px = np.empty(total)
+    py = np.empty(total)
+    pz = np.empty(total)
+    e = np.empty(total)
+    i = 0
+    for c in range(n):
+        for r in range(n_eta):
+            if not row_ok[r]:
+                continue
+            for p in range(n_phi):
+                v = grid[c, r, p]
+                if v >= threshold:
+                    et = np.float64(v)
+                    px[i] = et * cos_p[p]
+                    py[i] = et * sin_p[p]
+                    pz[i] = et * sinh_e[r]
+                    e[i] = et * cosh_e[r]
+                    i += 1
+    return counts, px, py, pz, e
+
+
+@_jit
+def window_sums(grid: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, half_eta: int, half_phi: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per (crossing ``ev``, tower ``ie``, ``ip``): the sum of ``grid`` (crossing, eta, phi) over the
+    (2 half_eta + 1) x (2 half_phi + 1) towers around it (float32) (phi wraps; rows outside the grid are absent) and how many
+    towers that window holds."""
+    n_eta, n_phi = grid.shape[1], grid.shape[2]
+    out = np.zeros(len(ev), np.float32)
+    n_in = np.zeros(len(ev), np.int64)
+    for i in range(len(ev)):
+        s = np.float32(0.0)
+        k = 0
+        for te in range(ie[i] - half_eta, ie[i] + half_eta + 1):
+            if te < 0 or te >= n_eta:
+                continue
+            for d in range(-half_phi, half_phi + 1):
+                s += grid[ev[i], te, (ip[i] + d) % n_phi]
+                k += 1
+        out[i] = s
+        n_in[i] = k
+    return out, n_in
+
+
+@_jit
+def _rap_phi(px: float, py: float, pz: float, e: float) -> tuple[float, float]:
+    """Rapidity and phi in [0, 2 pi) as FastJet's PseudoJet computes them."""
+    pt2 = px * px + py * py
+    phi = 0.0 if pt2 == 0.0 else np.arctan2(py, px)
+    if phi < 0.0:
+        phi += 2 * np.pi
+    if phi >= 2 * np.pi:
+        phi -= 2 * np.pi
+    m2 = max(0.0, (e + pz) * (e - pz) - pt2)
+    e_plus = e + abs(pz)
+    rap = 0.5 * np.log((pt2 + m2) / (e_plus * e_plus))
+    if pz > 0:
+        rap = -rap
+    return rap, phi
+
+
+@_jit
+def _tile_of(rap: float, phi: float, y0: float, ty: float, nty: int, tp: float, ntp: int) -> int:
+    a = int((rap - y0) / ty) if rap > y0 else 0
+    a = min(max(a, 0), nty - 1)
+    b = min(int(phi / tp), ntp - 1)
+    return a * ntp + b
+
+
+@_jit
+def _set_dij(i: int, nn: np.ndarray, nndist: np.ndarray, kt2inv: np.ndarray, dij: np.ndarray) -> None:
+    j = nn[i]
+    dij[i] = nndist[i] * (min(kt2inv[i], kt2inv[j]) if j >= 0 else kt2inv[i])
+
+
+@_jit
+def _nearest_tiled(i: int, rap: np.ndarray, phi: np.ndarray, tile: np.ndarray, head: np.ndarray, nxt: np.ndarray,
+                   nty: int, ntp: int, r2: float, nn: np.ndarray, nndist: np.ndarray, kt2inv: np.ndarray,
+                   dij: np.ndarray) -> None:
+    nn[i] = -1
+    nndist[i] = r2
+    a0, b0 = tile[i] // ntp, tile[i] % ntp
+    for a in range(max(a0 - 1, 0), min(a0 + 2, nty)):
+        for db in range(-1, 2):
+            k = head[a * ntp + (b0 + db) % ntp]
+            while k >= 0:
+                if k != i:
+                    dphi = abs(phi[i] - phi[k])
+                    if dphi > np.pi:
+                        dphi = 2 * np.pi - dphi
+                    dy = rap[i] - rap[k]
+                    d = dphi * dphi + dy * dy
+                    if d < nndist[i] or (d == nndist[i] and nn[i] >= 0 and k < nn[i]):
+                        nndist[i] = d
+                        nn[i] = k
+                k = nxt[k]
+    _set_dij(i, nn, nndist, kt2inv, dij)
+
+
+@_jit
+def _tile_remove(i: int, tile: np.ndarray, head: np.ndarray, nxt: np.ndarray, prv: np.ndarray) -> None:
+    if prv[i] >= 0:
+        nxt[prv[i]] = nxt[i]
+    else:
+        head[tile[i]] = nxt[i]
+    if nxt[i] >= 0:
+        prv[nxt[i]] = prv[i]
+
+
+@_jit
+def _tile_insert(i: int, t: int, tile: np.ndarray, head: np.ndarray, nxt: np.ndarray, prv: np.ndarray) -> None:
+    tile[i] = t
+    prv[i] = -1
+    nxt[i] = head[t]
+    if head[t] >= 0:
+        prv[head[t]] = i
+    head[t] = i
+
+
+@_jit
+def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, radius: float,
+            pt_min: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Anti-kT (E-scheme recombination, rapidity-phi distance: FastJet's ``antikt_algorithm``) of the particles
+    of each crossing (``counts`` per crossing, in order); returns (crossing, px, py, pz) of the inclusive jets with
+    pT >= ``pt_min`` in the order the clustering completes them. FastJet's N2Tiled strategy: nearest neighbours
+    searched in the 3 x 3 tiles (>= R wide) around a particle, the smallest distance over all by a scan."""
+    r2 = radius * radius
+    y0, ty = -6.0, radius
+    nty = int(12.0 / ty) + 1
+    ntp = max(3, int(2 * np.pi / radius))
+    tp = 2 * np.pi / ntp
+    head = np.full(nty * ntp, -1, np.int64)
+    cap = max(1, counts.max()) if len(counts) else 1
+    jpx = np.empty(cap)
+    jpy = np.empty(cap)
+    jpz = np.empty(cap)
+    je = np.empty(cap)
+    rap = np.empty(cap)
+    phi = np.empty(cap)
+    kt2inv = np.empty(cap)
+    nn = np.empty(cap, np.int64)
+    nndist = np.empty(cap)
+    tile = np.empty(cap, np.int64)
+    nxt = np.empty(cap, np.int64)
+    prv = np.empty(cap, np.int64)
+    active = np.zeros(cap, np.bool_)
+    dij = np.empty(cap)  # smallest distance of each particle (inf: clustered away)
+    n_out = 0  # at most one jet per particle
+    out_ev = np.empty(len(px), np.int64)
+    out_px = np.empty(len(px))
+    out_py = np.empty(len(px))
+    out_pz = np.empty(len(px))
+    first = 0
+    for c in range(len(counts)):
+        m = counts[c]
+        for i in range(m):
+            jpx[i] = px[first + i]
+            jpy[i] = py[first + i]
+            jpz[i] = pz[first + i]
+            je[i] = e[first + i]
+            rap[i], phi[i] = _rap_phi(jpx[i], jpy[i], jpz[i], je[i])
+            kt2inv[i] = 1.0 / (jpx[i] * jpx[i] + jpy[i] * jpy[i])
+            active[i] = True
+        first += m
+        for i in range(m - 1, -1, -1):  # lists hold increasing indices
+            _tile_insert(i, _tile_of(rap[i], phi[i], y0, ty, nty, tp, ntp), tile, head, nxt, prv)
+        for i in range(m):
+            _nearest_tiled(i, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij)
+        alive = m
+        while alive > 0:
+            best = np.inf
+            bi = -1
+            for i in range(m):
+                if dij[i] < best:
+                    best = dij[i]
+                    bi = i
+            i = bi
+            j = nn[i]
+            # tiles whose particles may have had i (or j) as neighbour: 3 x 3 around them
+            t_old_i = tile[i]
+            t_old_j = tile[j] if j >= 0 else -1
+            _tile_remove(i, tile, head, nxt, prv)
+            active[i] = False
+            dij[i] = np.inf
+            if j >= 0:  # merge i and j into slot min(i, j) (E-scheme)
+                _tile_remove(j, tile, head, nxt, prv)
+                active[j] = False
+                dij[j] = np.inf
+                keep = min(i, j)
+                jpx[keep] = jpx[i] + jpx[j]
+                jpy[keep] = jpy[i] + jpy[j]
+                jpz[keep] = jpz[i] + jpz[j]
+                je[keep] = je[i] + je[j]
+                rap[keep], phi[keep] = _rap_phi(jpx[keep], jpy[keep], jpz[keep], je[keep])
+                kt2inv[keep] = 1.0 / (jpx[keep] * jpx[keep] + jpy[keep] * jpy[keep])
+                active[keep] = True
+                _tile_insert(keep, _tile_of(rap[keep], phi[keep], y0, ty, nty, tp, ntp), tile, head, nxt, prv)
+                alive -= 1
+                _nearest_tiled(keep, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij)
+                t_new = tile[keep]
+            else:
+                if jpx[i] * jpx[i] + jpy[i] * jpy[i] >= pt_min * pt_min:
+                    out_ev[n_out] = c
+                    out_px[n_out] = jpx[i]
+                    out_py[n_out] = jpy[i]
+                    out_pz[n_out] = jpz[i]
+                    n_out += 1
+                alive -= 1
+                keep = -1
+                t_new = -1
+            # update the neighbours of every particle in the 3 x 3 tiles around the changed ones
+            for t0 in (t_old_i, t_old_j, t_new):
+                if t0 < 0:
+                    continue
+                a0, b0 = t0 // ntp, t0 % ntp
+                for a in range(max(a0 - 1, 0), min(a0 + 2, nty)):
+                    for db in range(-1, 2):
+                        k = head[a * ntp + (b0 + db) % ntp]
+                        while k >= 0:
+                            if k != keep:
+                                if nn[k] == i or (j >= 0 and nn[k] == j):
+                                    _nearest_tiled(k, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij)
+                                elif keep >= 0:
+                                    dphi = abs(phi[k] - phi[keep])
+                                    if dphi > np.pi:
+                                        dphi = 2 * np.pi - dphi
+                                    dy = rap[k] - rap[keep]
+                                    d = dphi * dphi + dy * dy
+                                    if d < nndist[k] or (d == nndist[k] and nn[k] >= 0 and keep < nn[k]):
+                                        nndist[k] = d
+                                        nn[k] = keep
+                                        _set_dij(k, nn, nndist, kt2inv, dij)
+                            k = nxt[k]
+        for i in range(m):  # empty the tiles for the next crossing
+            if active[i]:
+                _tile_remove(i, tile, head, nxt, prv)
+                active[i] = False
+    return out_ev[:n_out].copy(), out_px[:n_out].copy(), out_py[:n_out].copy(), out_pz[:n_out].copy()
