@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,21 +86,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=Path, default=HERE / "results")
     ap.add_argument("--check", action="store_true", help="exit 1 if README's table is not what the records give")
     a = ap.parse_args(argv)
-    try:
-        text = a.readme.read_text()
-    except OSError as e:
-        return _usage(f"{a.readme}: cannot read ({e.strerror})")
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-        return _usage(f"{a.readme}: needs one '{BEGIN}' ... '{END}' section")
     if not a.results.is_dir():
         return _usage(f"{a.results}: no benchmark records (run make bench)")
-    new = text[: text.index(BEGIN)] + table(a.results) + text[text.index(END) + len(END):]
+    from l1ad.errors import DataError
+    from l1ad.io import generated_section
+
+    try:
+        rc = generated_section(a.readme, BEGIN, END, table(a.results), check=a.check)
+    except DataError as e:
+        return _usage(str(e))
     if a.check:
-        return 0 if new == text else 1
-    if new != text:
-        tmp = a.readme.with_name(f".{a.readme.name}.tmp")
-        tmp.write_text(new)
-        os.replace(tmp, a.readme)
+        return rc
     print(f"{a.readme}: performance table from {len(list(a.results.glob('*.json')))} records")
     return 0
 

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["StagedDir", "atomic_dir", "atomic_file", "check_output", "new_outputs_removed_on_failure", "sha256_file", "write_json"]
+__all__ = ["StagedDir", "atomic_dir", "atomic_file", "check_output", "generated_section", "new_outputs_removed_on_failure",
+           "sha256_file", "write_json"]
 
 
 @contextlib.contextmanager
@@ -178,3 +179,27 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def generated_section(path: str | os.PathLike[str], begin: str, end: str, body: str, check: bool = False) -> int:
+    """Replace the text between the markers ``begin`` and ``end`` of a document (README's generated tables) by
+    ``body`` (which carries the markers itself), atomically; with ``check`` only compare.
+
+    Returns 0 (written, or up to date with ``check``), 1 (``check``: the section differs). Raises
+    :class:`~l1ad.errors.DataError` naming the file when it cannot be read or lacks exactly one marker pair."""
+    from l1ad.errors import DataError
+
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise DataError(f"{p}: cannot read ({e.strerror})") from None
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise DataError(f"{p}: needs one '{begin}' ... '{end}' section")
+    new = text[: text.index(begin)] + body + text[text.index(end) + len(end):]
+    if check:
+        return 0 if new == text else 1
+    if new != text:
+        with atomic_file(p) as tmp:
+            tmp.write_text(new)
+    return 0

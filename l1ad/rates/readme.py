@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
+
+from l1ad.errors import DataError
+from l1ad.io import generated_section
 
 BEGIN, END = "<!-- rates:begin -->", "<!-- rates:end -->"
 DEFAULT_RATES = Path("out/demo/rates/rates.json")
@@ -147,24 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--readme", type=Path, default=Path("README.md"))
     ap.add_argument("--check", action="store_true", help="exit 1 if README's section is not what the files give")
     a = ap.parse_args(argv)
-    try:
-        text = a.readme.read_text()
-    except OSError as e:
-        return _usage(f"{a.readme}: cannot read ({e.strerror})")
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-        return _usage(f"{a.readme}: needs one '{BEGIN}' ... '{END}' section")
     rates, metrics = _load(a.rates, "rate report"), _load(a.metrics, "evaluation metrics")
     try:
         body = section(rates, metrics, a.rates, a.metrics)
     except (KeyError, TypeError, ZeroDivisionError) as e:
         return _usage(f"{a.rates}: not a rate report of this l1ad version (field {e})")
-    new = text[: text.index(BEGIN)] + body + text[text.index(END) + len(END):]
+    try:
+        rc = generated_section(a.readme, BEGIN, END, body, check=a.check)
+    except DataError as e:
+        return _usage(str(e))
     if a.check:
-        return 0 if new == text else 1
-    if new != text:
-        tmp = a.readme.with_name(f".{a.readme.name}.tmp")
-        tmp.write_text(new)
-        os.replace(tmp, a.readme)
+        return rc
     print(f"{a.readme}: rate tables from {a.rates} and {a.metrics}")
     return 0
 
