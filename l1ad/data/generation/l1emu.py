@@ -117,6 +117,7 @@ class L1Emulator:
         self._tower_directions = (np.cos(self.phi_c), np.sin(self.phi_c), np.sinh(self.eta_c), np.cosh(self.eta_c))
         self._met_plan: tuple[Any, ...] | None = None
         self._rho_plan: tuple[np.ndarray, np.ndarray] | None = None
+        self._disc_offsets: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------------------------ step 1
     def detector_response(self, b: ParticleBatch) -> SparseEvents:
@@ -316,7 +317,12 @@ class L1Emulator:
         return edges, kernels.patch_medians(grid, *self._rho_plan, k, npf) / area
 
     def _disc(self) -> tuple[np.ndarray, np.ndarray]:
-        """Tower offsets (d_ieta, d_iphi) within Delta R < R of a tower centre."""
+        """Tower offsets (d_ieta, d_iphi) within Delta R < R of a tower centre (computed once)."""
+        if self._disc_offsets is None:
+            self._disc_offsets = self._disc_layout()
+        return self._disc_offsets
+
+    def _disc_layout(self) -> tuple[np.ndarray, np.ndarray]:
         r = self.cfg.jets.radius
         ne = int(np.ceil(r / self.cfg.towers.deta))
         npf = int(np.ceil(r / self.dphi))
