@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from l1ad.data.generation import kernels, load_emulation_config
-from l1ad.data.generation.l1emu import L1Emulator, Piece, _standard_normal
+from l1ad.data.generation.l1emu import L1Emulator, Piece
 from l1ad.data.generation.sparse import Candidates, SparseEvents, gather_ranges
 
 
@@ -41,43 +41,100 @@ def test_overlay_sums_match_bincount_and_a_wrong_rotation_is_caught() -> None:
     emu = L1Emulator(load_emulation_config())
     rng = np.random.default_rng(3)
     src = _source(rng, 50, emu.n_towers)
-    n = 2 * emu.BLOCK + 5  # several blocks, the last one partial
+    n = 2 * emu.SUM_BLOCK + 5  # several sub-blocks, the last one partial
     counts = rng.poisson(20, n)
     total = int(counts.sum())
     crossing = np.repeat(np.arange(n), counts)
     p = Piece(src, rng.integers(0, 50, total), rng.permutation(crossing), rng.integers(0, emu.n_phi, total),
               rng.random(total) < 0.5)
-    prepared = emu._prepare([p])
-    em = np.zeros(n * emu.n_towers)
-    had = np.zeros(n * emu.n_towers)
-    for lo in range(0, n, emu.BLOCK):
-        key, e, h = emu._block_deposits(prepared, lo, min(n, lo + emu.BLOCK))
-        assert np.all(np.diff(key) > 0)
-        em[key + lo * emu.n_towers], had[key + lo * emu.n_towers] = e, h
+    (_, cs, idx, shift, flip, (iphi, t0, t1)), = emu._prepare([p])
+    dep = np.zeros((n * emu.n_towers, 2))
+    for lo in range(0, n, emu.SUM_BLOCK):  # as _measure_block adds them: crossings lo.. on rows from 0
+        a, b = np.searchsorted(cs, (lo, min(n, lo + emu.SUM_BLOCK)))
+        kernels.add_deposits(src.tower_offsets, t0, t1, iphi, src.tower_em, src.tower_had, idx[a:b], cs[a:b],
+                             shift[a:b], flip[a:b], emu.n_phi, emu.n_towers, dep)
     ref_em, ref_had = _reference_sums(emu, p, n)
-    np.testing.assert_allclose(em, ref_em, rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(had, ref_had, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(dep[:, 0], ref_em, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(dep[:, 1], ref_had, rtol=1e-12, atol=1e-9)
     # fault injection: rotating the wrong way round gives other sums
     bad_em, _ = _reference_sums(emu, p, n, shift_sign=-1)
-    assert not np.allclose(em, bad_em)
+    assert not np.allclose(dep[:, 0], bad_em)
 
 
 def _measure(emu: L1Emulator, src: SparseEvents, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Measured EM and hadronic E_T (crossing, tower) of ``n`` crossings with one interaction of ``src`` each,
     through the same steps as assemble."""
     prepared = emu._prepare([Piece(src, np.arange(n) % src.n_events, np.arange(n))])
-    key, em_t, had_t = emu._block_deposits(prepared, 0, n)
-    rng = np.random.default_rng(seed)
-    n_hit, n_had = len(key), int(np.count_nonzero(had_t > 0))
-    n_hz = n_had if emu._had_quiet else n_hit
-    z = _standard_normal(rng, n_had + n_hit + n_hz)
-    em = np.zeros(n * emu.n_towers, np.float32)
-    had = np.zeros(n * emu.n_towers, np.float32)
+    em, had, _ = emu._measure_block(prepared, 0, n, kernels.rng_state(seed))
+    return em.reshape(n, -1).copy(), had.reshape(n, -1).copy()
+
+
+def _reference_measurement(emu: L1Emulator, dep: np.ndarray, seed: int, swap: bool = False
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """NumPy version of kernels.measure_dense (float32, the same order of operations): per tower hit in row order
+    the ECAL z, then z_f and the HCAL z if it has a hadronic deposit (``swap``: z_f and the ECAL z exchanged)."""
+    em_t, had_t = dep[:, 0], dep[:, 1]
+    hit = np.flatnonzero(em_t + had_t != 0)
+    has_had = had_t[hit] > 0
+    n_draw = np.where(has_had, 3, 1)
+    first = np.cumsum(n_draw) - n_draw
+    z = kernels.standard_normals(kernels.rng_state(seed), int(n_draw.sum())).astype(np.float32)
+    z = np.concatenate([z, np.zeros(2, np.float32)])
+    z_em, z_f, z_had = z[first], z[first + 1], z[first + 2]
+    if swap:
+        z_em, z_f = z_f, z_em
+    t = hit % emu.n_towers
+    em = em_t[hit].astype(np.float32)
+    had = had_t[hit].astype(np.float32)
     frac = emu.cfg.calorimetry.hadron_em_fraction
-    kernels.measure_into(key, em_t, had_t, z[:n_had], z[n_had : n_had + n_hit], z[n_had + n_hit :],
-                         not emu._had_quiet, emu.n_towers, emu._inv_cosh, emu._res_em_t, emu._res_had_t,
-                         np.float32(frac.mean), np.float32(frac.sd), np.float32(emu.cfg.towers.et_lsb_gev), em, had)
-    return em, had
+    f = np.clip(z_f * np.float32(frac.sd) + np.float32(frac.mean), np.float32(0), np.float32(1)) * had
+    em, had = em + f, had - f
+    lsb = np.float32(emu.cfg.towers.et_lsb_gev)
+    inv_e = emu._inv_cosh[t]
+
+    def measured(e: np.ndarray, zz: np.ndarray, res: np.ndarray) -> np.ndarray:
+        et = np.maximum(e, np.float32(1e-6))
+        var = res[0, t] * et * inv_e + res[1, t] * inv_e * inv_e + res[2, t] * et * et
+        m = np.maximum(zz * np.sqrt(var) + e, np.float32(0))
+        return np.floor(m * (np.float32(1) / lsb)) * lsb
+
+    out_em = np.zeros(len(dep), np.float32)
+    out_had = np.zeros(len(dep), np.float32)
+    out_em[hit] = measured(em, z_em, emu._res_em_t)
+    out_had[hit] = np.where(has_had, measured(had, z_had, emu._res_had_t), np.float32(0))
+    return out_em, out_had
+
+
+def test_measurement_matches_numpy_reference_and_a_misassigned_number_is_caught() -> None:
+    emu = L1Emulator(load_emulation_config())
+    assert emu._had_quiet
+    rng = np.random.default_rng(8)
+    n = 3
+    size = n * emu.n_towers
+    dep = np.zeros((size, 2))
+    hit = rng.random(size) < 0.5
+    dep[hit, 0] = rng.exponential(1.0, hit.sum())
+    had = hit & (rng.random(size) < 0.5)
+    dep[had, 1] = rng.exponential(3.0, had.sum())
+    dep[hit & ~had & (rng.random(size) < 0.2), 0] = 0.0  # some towers hit by nothing (EM 0, no hadronic deposit)
+    ref_em, ref_had = _reference_measurement(emu, dep, 21)
+    em, hd, grid = (np.full(size + 7, np.nan, np.float32) for _ in range(3))
+    frac = emu.cfg.calorimetry.hadron_em_fraction
+    work = dep.copy()
+    state = kernels.rng_state(21)
+    kernels.measure_dense(work, size, 7, emu.n_towers, emu._inv_cosh, emu._res_em_t, emu._res_had_t,
+                          np.float32(frac.mean), np.float32(frac.sd), np.float32(emu.cfg.towers.et_lsb_gev), False,
+                          state, em, hd, grid)
+    assert not work.any()  # the sums are zeroed for the next use
+    assert not np.array_equal(state, kernels.rng_state(21))  # the state advanced
+    np.testing.assert_array_equal(em[7:], ref_em)
+    np.testing.assert_array_equal(hd[7:], ref_had)
+    np.testing.assert_array_equal(grid[7:], ref_em + ref_had)
+    assert np.isnan(em[:7]).all()  # nothing written before out_base
+    assert (ref_had > 0).sum() > 1000 and (ref_em > 0).sum() > 1000
+    # fault injection: the ECAL and the shower-sharing numbers swapped give other measurements
+    bad_em, _ = _reference_measurement(emu, dep, 21, swap=True)
+    assert not np.array_equal(em[7:], bad_em)
 
 
 def test_hcal_noise_is_drawn_for_towers_without_hadronic_deposit_only_when_it_can_show() -> None:
@@ -101,15 +158,73 @@ def test_hcal_noise_is_drawn_for_towers_without_hadronic_deposit_only_when_it_ca
     assert not had_skipped.any()
 
 
+def _xoshiro256ss(seed: int, n: int, rot: int = 45) -> list[int]:
+    """Python-integer xoshiro256** (Blackman & Vigna's C code) seeded by SplitMix64 (``rot``: the last rotation)."""
+    m = (1 << 64) - 1
+
+    def rotl(x: int, k: int) -> int:
+        return ((x << k) | (x >> (64 - k))) & m
+
+    s, x = [], seed
+    for _ in range(4):
+        x = (x + 0x9E3779B97F4A7C15) & m
+        z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & m
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+        s.append(z ^ (z >> 31))
+    out = []
+    for _ in range(n):
+        out.append(rotl((s[1] * 5) & m, 7) * 9 & m)
+        t = (s[1] << 17) & m
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = rotl(s[3], rot)
+    return out
+
+
+def test_generator_is_xoshiro256starstar_and_a_wrong_rotation_is_caught() -> None:
+    state = tuple(np.uint64(v) for v in kernels.rng_state(12345))
+    got = []
+    for _ in range(200):
+        u, *rest = kernels._next_u64(*state)
+        state = tuple(np.uint64(v) for v in rest)
+        got.append(int(u))
+    assert got == _xoshiro256ss(12345, 200)
+    assert got != _xoshiro256ss(12345, 200, rot=44)
+
+
+def test_ziggurat_layers_have_equal_area_and_a_wrong_tail_start_breaks_them() -> None:
+    x, f = kernels.ZIG_X, kernels.ZIG_F
+    v = kernels._ZIG_V
+    areas = np.concatenate([[x[0] * f[1]], x[1:-1] * (f[2:] - f[1:-1])])
+    np.testing.assert_allclose(areas, v, rtol=1e-8)
+    # base layer: the rectangle under f(R) plus the tail beyond R is one layer's area
+    assert abs(x[1] * f[1] + np.sqrt(np.pi / 2) * stats.norm.sf(x[1]) * 2 - v) < 1e-12
+    # fault injection: a tail start for another layer count leaves the top layer's area wrong
+    r_bad = kernels._ZIG_R * 1.001
+    xb = [v / np.exp(-0.5 * r_bad**2), r_bad]
+    for _ in range(254):
+        xb.append(np.sqrt(-2 * np.log(np.exp(-0.5 * xb[-1] ** 2) + v / xb[-1])))
+    assert np.isnan(xb[-1]) or abs(xb[-1] * (1 - np.exp(-0.5 * xb[-1] ** 2)) - v) > 1e-5
+
+
 def test_standard_normal_is_standard_normal_and_a_wrong_width_is_rejected() -> None:
-    z = _standard_normal(np.random.default_rng(11), 300_001)
-    assert z.dtype == np.float32 and len(z) == 300_001
-    assert abs(float(z.mean())) < 0.01 and abs(float(z.std()) - 1) < 0.01
+    z = kernels.standard_normals(kernels.rng_state(11), 1_000_000)
+    assert abs(float(z.mean())) < 0.005 and abs(float(z.std()) - 1) < 0.005
     assert stats.kstest(z, "norm").pvalue > 1e-3
-    assert abs(stats.kurtosis(z)) < 0.05
+    assert abs(stats.kurtosis(z)) < 0.03 and abs(stats.skew(z)) < 0.01
+    # the tail beyond R (layer 0, sampled apart) and the wedges hold their share
+    r = kernels._ZIG_R
+    assert abs(np.mean(np.abs(z) > r) / (2 * stats.norm.sf(r)) - 1) < 0.15
+    assert stats.kstest(np.abs(z[np.abs(z) > 3]), stats.truncnorm(3, np.inf).cdf).pvalue > 1e-3
     assert stats.kstest(z * 1.02, "norm").pvalue < 1e-3  # the same check rejects a 2 % wider distribution
-    # reproducible from the generator's state
-    assert np.array_equal(_standard_normal(np.random.default_rng(4), 1001), _standard_normal(np.random.default_rng(4), 1001))
+    # reproducible from the state; the state advances
+    s = kernels.rng_state(4)
+    a = kernels.standard_normals(s, 1001)
+    assert np.array_equal(a, kernels.standard_normals(kernels.rng_state(4), 1001))
+    assert not np.array_equal(a, kernels.standard_normals(s, 1001))
 
 
 def test_compiled_objects_match_numpy_references() -> None:
@@ -144,7 +259,7 @@ def test_compiled_objects_match_numpy_references() -> None:
         np.testing.assert_allclose(rho[:, b], np.median(np.concatenate(patches, axis=1), axis=1) / area)
     # e/gamma seeds: local maxima (>= before, > after), rows outside count as 0, phi wraps
     sub = grid[:, 10:20, :].copy()
-    ev, ie, ip = kernels.local_maxima(sub, 2.0)
+    ev, ie, ip = kernels.local_maxima(sub, 2.0, 0, sub.shape[1])
     pad = np.pad(sub, ((0, 0), (1, 1), (0, 0)))
     cand = sub >= 2.0
     for dn, dp in ((-1, -1), (-1, 0), (-1, 1), (0, -1)):
@@ -154,6 +269,12 @@ def test_compiled_objects_match_numpy_references() -> None:
     ref = np.nonzero(cand)
     assert len(ev) > 10
     assert all(np.array_equal(a, b) for a, b in zip((ev, ie, ip), ref, strict=True))
+    # the same rows searched in place on the full grid (rows beyond them count as 0), absolute row numbers
+    ev2, ie2, ip2 = kernels.local_maxima(grid, 2.0, 10, 20)
+    assert np.array_equal(ev2, ev) and np.array_equal(ie2, ie + 10) and np.array_equal(ip2, ip)
+    # fault injection: the neighbouring rows taken into account find other maxima
+    ev3, ie3, _ = kernels.local_maxima(grid, 2.0, 9, 21)
+    assert not np.array_equal(ie3[(ie3 >= 10) & (ie3 < 20)], ie + 10)
 
 
 def _fastjet_jets(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray, radius: float,

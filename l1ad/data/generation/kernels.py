@@ -3,8 +3,9 @@
 A crossing at <mu> = 60 is ~6,400 tower deposits and ~4,400 towers hit: as NumPy array passes the overlay costs
 ~20 passes over them and the per-tower measurement ~45, each a fresh temporary, which is what limited the
 zero-bias generation to ~600 crossings per CPU-second. These loops (numba, ``cache=True``: compiled once per
-machine into ``__pycache__``) do each in one pass, with the same float32/float64 arithmetic in the same order as
-the array version, so the result is the same to the last bit.
+machine into ``__pycache__``) do each in one pass; the tower measurement draws its standard normal numbers itself
+(xoshiro256** and a ziggurat, below: no array of numbers written and read back) and avoids data-dependent
+branches. Each kernel is tested against a NumPy reference (``tests/test_generation_kernels.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["add_deposits", "measure_into", "take_hits"]
+__all__ = ["add_deposits", "measure_dense", "rng_state", "standard_normals"]
 
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 
@@ -39,107 +40,262 @@ def add_deposits(offsets: np.ndarray, t0: np.ndarray, t1: np.ndarray, iphi: np.n
             dep[base + t, 1] += w_had[j]
 
 
-@_jit
-def take_hits(dep: np.ndarray, size: int, key_base: int, key: np.ndarray, em: np.ndarray, had: np.ndarray,
-              n: int) -> int:
-    """Move the towers with a deposit (em + had != 0) among the first ``size`` rows of ``dep`` to ``key`` (row +
-    ``key_base``), ``em``, ``had`` from position ``n`` on (the arrays need one spare entry), in row order, zeroing
-    ``dep`` for the next use; returns the new count."""
-    for i in range(size):  # branch-free: half the towers are hit, in no predictable pattern
-        a = dep[i, 0]
-        b = dep[i, 1]
-        key[n] = i + key_base
-        em[n] = a
-        had[n] = b
-        n += a + b != 0.0
-        dep[i, 0] = 0.0
-        dep[i, 1] = 0.0
-    return n
+# ---------------------------------------------------------------------------------------- random numbers
+# Standard normal numbers drawn inside the compiled loops: xoshiro256** (Blackman & Vigna, "Scrambled linear
+# pseudorandom number generators", ACM TOMS 47 (2021) 36; period 2^256 - 1, all 64 output bits pass BigCrush),
+# seeded by SplitMix64 from one 64-bit seed, and the ziggurat method of Marsaglia & Tsang (J. Stat. Softw. 5
+# (2000) 8) with 256 layers: exact (the tail beyond R by Marsaglia's exponential method), a few ns a number.
+_M64 = (1 << 64) - 1
+_ZIG_N = 256
+_ZIG_R = 3.6541528853610088  # start of the tail for 256 layers of area _ZIG_V each [Marsaglia & Tsang 2000]
+_ZIG_V = 0.00492867323399
+
+
+def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Layer edges x[0..256] (x[0] = V / f(R): the base layer's width including the tail, x[1] = R, x[256] = 0)
+    and f(x) = exp(-x^2 / 2) at them."""
+    x = np.zeros(_ZIG_N + 1)
+    x[1] = _ZIG_R
+    x[0] = _ZIG_V / np.exp(-0.5 * _ZIG_R * _ZIG_R)
+    for i in range(1, _ZIG_N - 1):
+        x[i + 1] = np.sqrt(-2.0 * np.log(np.exp(-0.5 * x[i] * x[i]) + _ZIG_V / x[i]))
+    return x, np.exp(-0.5 * x * x)
+
+
+ZIG_X, ZIG_F = _ziggurat_tables()
+
+
+def rng_state(seed: int) -> np.ndarray:
+    """The xoshiro256** state (uint64[4]) for a 64-bit ``seed``: four SplitMix64 outputs (the authors' seeding)."""
+    s = int(seed) & _M64
+    out = []
+    for _ in range(4):
+        s = (s + 0x9E3779B97F4A7C15) & _M64
+        z = s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+        out.append(z ^ (z >> 31))
+    return np.array(out, np.uint64)
+
+
+_jit_inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2^-53
+# The generator's state travels as four local uint64 (s0, s1, s2, s3) through the loops (returned by every draw):
+# kept in registers, ~2x faster than an array the compiler must write back to memory after each draw.
+
+
+@_jit_inline
+def _rotl(x: np.uint64, k: int) -> np.uint64:
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@_jit_inline
+def _next_u64(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64) -> tuple:
+    """The next xoshiro256** output and the advanced state."""
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@_jit_inline
+def _unit(u: np.uint64) -> float:
+    """The top 53 bits of ``u`` as a float in [0, 1)."""
+    return np.float64(np.int64(u >> np.uint64(11))) * _TO_UNIT
 
 
 @_jit
-def measure_into(key: np.ndarray, em_t: np.ndarray, had_t: np.ndarray, f_z: np.ndarray, em_z: np.ndarray,
-                 had_z: np.ndarray, had_z_all: bool, n_towers: int, inv_cosh: np.ndarray, res_em: np.ndarray,
-                 res_had: np.ndarray, frac_mean: np.float32, frac_sd: np.float32, lsb: np.float32,
-                 em_out: np.ndarray, had_out: np.ndarray) -> None:
-    """Measure towers ``key`` (flat crossing * n_towers + tower of the float32 grids ``em_out``, ``had_out``) with
-    true E_T ``em_t``, ``had_t``: the hadronic share ``clip(mean + sd * f_z, 0, 1)`` showers in the ECAL, then
-    each part is smeared, E_T + z sigma(E_T) with sigma^2 = a^2 E_T / cosh + b^2 / cosh^2 + c^2 E_T^2 (res_*: rows
-    a^2, b^2, c^2 per tower), negative -> 0, and floored to the trigger LSB (float32 throughout). ``f_z`` has one
-    standard normal number per tower with a hadronic deposit, ``em_z`` one per tower, ``had_z`` one per tower
-    (``had_z_all``) or, when the HCAL/HF noise cannot reach one LSB, one per tower with a hadronic deposit (the
-    others read 0).
+def _normal_rare(u: np.uint64, s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64) -> tuple:
+    """The ziggurat's rare cases for the draw ``u`` outside its layer's core: the tail beyond R (layer 0, by
+    Marsaglia's exponential method) or the wedge of layer i; NaN when the wedge rejects (draw again)."""
+    i = np.intp(u & np.uint64(0xFF))
+    neg = (u >> np.uint64(8)) & np.uint64(1)
+    x = _unit(u) * ZIG_X[i]
+    if i == 0:
+        while True:
+            r, s0, s1, s2, s3 = _next_u64(s0, s1, s2, s3)
+            a = -np.log(_unit(r) + _TO_UNIT) / _ZIG_R  # uniform in (0, 1]
+            r, s0, s1, s2, s3 = _next_u64(s0, s1, s2, s3)
+            b = -np.log(_unit(r) + _TO_UNIT)
+            if b + b > a * a:
+                break
+        x = _ZIG_R + a
+        return (-x if neg else x), s0, s1, s2, s3
+    r, s0, s1, s2, s3 = _next_u64(s0, s1, s2, s3)
+    if ZIG_F[i] + _unit(r) * (ZIG_F[i + 1] - ZIG_F[i]) < np.exp(-0.5 * x * x):
+        return (-x if neg else x), s0, s1, s2, s3
+    return np.nan, s0, s1, s2, s3
+
+
+@_jit_inline
+def _normal(s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64) -> tuple:
+    """One standard normal number (ziggurat) and the advanced state: layer i from the low 8 bits, sign from bit 8,
+    x = (top 53 bits) x[i]; accepted at once when x < x[i + 1] (~99 %), else the wedge or the tail decides."""
+    while True:
+        u, s0, s1, s2, s3 = _next_u64(s0, s1, s2, s3)
+        i = np.intp(u & np.uint64(0xFF))
+        x = _unit(u) * ZIG_X[i]
+        if x < ZIG_X[i + 1]:
+            return (-x if (u >> np.uint64(8)) & np.uint64(1) else x), s0, s1, s2, s3
+        z, s0, s1, s2, s3 = _normal_rare(u, s0, s1, s2, s3)
+        if z == z:
+            return z, s0, s1, s2, s3
+
+
+@_jit
+def standard_normals(s: np.ndarray, n: int) -> np.ndarray:
+    """``n`` standard normal numbers (float64) from the xoshiro256** state ``s`` (uint64[4], advanced in place)."""
+    out = np.empty(n)
+    s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
+    for i in range(n):
+        out[i], s0, s1, s2, s3 = _normal(s0, s1, s2, s3)
+    s[0], s[1], s[2], s[3] = s0, s1, s2, s3
+    return out
+
+
+# ---------------------------------------------------------------------------------------- measurement
+@_jit_inline
+def _measured(e: np.float32, z: np.float32, a2: np.float32, b2: np.float32, c2: np.float32, inv_e: np.float32,
+              inv_lsb: np.float32, lsb: np.float32) -> np.float32:
+    """E_T + z sigma(E_T), sigma^2 = a^2 E_T / cosh + b^2 / cosh^2 + c^2 E_T^2, negative -> 0, floored to the LSB
+    (float32)."""
+    et = max(e, np.float32(1e-6))
+    var = a2 * et * inv_e
+    var += b2 * inv_e * inv_e
+    var += c2 * et * et
+    m = z * np.sqrt(var)
+    m += e
+    m = max(m, np.float32(0.0))
+    return np.floor(m * inv_lsb) * lsb
+
+
+@_jit
+def measure_dense(dep: np.ndarray, size: int, out_base: int, n_towers: int, inv_cosh: np.ndarray,
+                  res_em: np.ndarray, res_had: np.ndarray, frac_mean: np.float32, frac_sd: np.float32,
+                  lsb: np.float32, had_z_all: bool, state: np.ndarray, em_out: np.ndarray, had_out: np.ndarray,
+                  grid_out: np.ndarray) -> None:
+    """Measure the first ``size`` rows of the true deposit sums ``dep`` (crossing * n_towers + tower, [EM,
+    hadronic], float64) into ``em_out``, ``had_out`` and their sum ``grid_out`` (float32, from ``out_base`` on)
+    and zero those rows of ``dep`` for the next use. Towers without a deposit read 0. A tower with one: the
+    hadronic share ``clip(mean + sd z_f, 0, 1)`` showers in the ECAL, then each part is smeared, E_T + z sigma(E_T)
+    with sigma^2 = a^2 E_T / cosh + b^2 / cosh^2 + c^2 E_T^2 (``res_*``: rows a^2, b^2, c^2 per tower), negative
+    -> 0, and floored to the trigger LSB (float32 throughout).
+
+    Standard normal numbers (:func:`_normal`, xoshiro256** state ``state``, advanced in place), per crossing and
+    per tower hit in row order: the ECAL z, then, if the tower has a hadronic deposit, z_f and the HCAL/HF z. A
+    tower without hadronic deposit reads hadronic 0, unless ``had_z_all`` (the HCAL/HF noise can reach one LSB):
+    then every tower hit takes all three numbers and its hadronic noise is measured.
 
     The smearing acts on the tower's sum over all interactions of the crossing, where the stochastic term adds up
     exactly as per particle; a resolution drawn per particle and clipped at zero would add energy to every soft
     particle, and a log-normal one grows a long upper tail for the many sub-GeV towers of a 60-pileup crossing
-    (both inflate the missing-E_T tail)."""
+    (both inflate the missing-E_T tail).
+
+    Crossing by crossing, without data-dependent branches (half the towers are hit and half of those have a
+    hadronic deposit, in no predictable pattern: a branch would be mispredicted half the time): one pass lists
+    the towers hit and counts the numbers needed, the numbers are drawn, a last pass measures."""
     zero = np.float32(0.0)
     one = np.float32(1.0)
-    tiny = np.float32(1e-6)
-    jh = 0  # towers with a hadronic deposit so far: f_z (and had_z unless had_z_all) hold one number for each
-    for i in range(len(key)):
-        k = key[i]
-        t = k % n_towers
-        em = np.float32(em_t[i])
-        had = np.float32(had_t[i])
-        z_h = had_z[i] if had_z_all else zero
-        if had_t[i] > 0.0:
-            f = f_z[jh] * frac_sd
+    inv_lsb = one / lsb
+    hit = np.empty(n_towers, np.int32)
+    z = np.zeros(3 * n_towers + 2, np.float32)  # + 2: read (unused, finite) past the last tower without hadronic deposit
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    for i0 in range(0, size, n_towers):
+        o0 = out_base + i0
+        em_out[o0 : o0 + n_towers] = zero
+        had_out[o0 : o0 + n_towers] = zero
+        grid_out[o0 : o0 + n_towers] = zero
+        n_hit = 0
+        n_z = 0
+        for t in range(n_towers):
+            hit[n_hit] = t
+            e = dep[i0 + t, 0]
+            h = dep[i0 + t, 1]
+            n_hit += e + h != 0.0
+            n_z += (h > 0.0) * 2
+        n_z = 3 * n_hit if had_z_all else n_z + n_hit
+        for k in range(n_z):
+            x, s0, s1, s2, s3 = _normal(s0, s1, s2, s3)
+            z[k] = x
+        j = 0
+        for k in range(n_hit):
+            t = hit[k]
+            i = i0 + t
+            em = np.float32(dep[i, 0])
+            had = np.float32(dep[i, 1])
+            drawn = np.int64(dep[i, 1] > 0.0) | np.int64(had_z_all)  # z_f and the HCAL/HF z drawn (0 or 1)
+            dep[i, 0] = 0.0
+            dep[i, 1] = 0.0
+            f = z[j + 1] * frac_sd
             f += frac_mean
             f = min(max(f, zero), one)
-            f *= had
+            f *= had  # 0 without hadronic deposit
             em += f
             had -= f
-            if not had_z_all:
-                z_h = had_z[jh]
-            jh += 1
-        elif not had_z_all:
-            had_out[k] = zero  # no hadronic deposit and no HCAL noise: nothing to measure
-        inv_e = inv_cosh[t]
-        for part in range(2):
-            if part == 0:
-                e, res, z = em, res_em, em_z[i]
-            else:
-                if not had_z_all and not had_t[i] > 0.0:
-                    break
-                e, res, z = had, res_had, z_h
-            et = max(e, tiny)
-            var = res[0, t] * et * inv_e
-            var += res[1, t] * inv_e * inv_e
-            var += res[2, t] * et * et
-            m = z * np.float32(np.sqrt(np.float64(var)))
-            m += e
-            m = max(m, zero)
-            q = np.float32(np.floor(np.float64(m / lsb))) * lsb
-            if part == 0:
-                em_out[k] = q
-            else:
-                had_out[k] = q
+            inv_e = inv_cosh[t]
+            q_em = _measured(em, z[j], res_em[0, t], res_em[1, t], res_em[2, t], inv_e, inv_lsb, lsb)
+            q_had = _measured(had, z[j + 2], res_had[0, t], res_had[1, t], res_had[2, t], inv_e, inv_lsb, lsb)
+            q_had *= np.float32(drawn)
+            j += 1 + 2 * drawn
+            em_out[o0 + t] = q_em
+            had_out[o0 + t] = q_had
+            grid_out[o0 + t] = q_em + q_had
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+@_jit_inline
+def _wrap_index(i: int, n: int) -> int:
+    """``i % n``, without a division for -n <= i < 2 n (phi offsets smaller than the ring)."""
+    if 0 <= i < n:
+        return i
+    j = i + n if i < 0 else i - n
+    if 0 <= j < n:
+        return j
+    return i % n
 
 
 @_jit
 def disc_sums(grid: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, order: np.ndarray, de: np.ndarray,
               dp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per jet (crossing ``ev``, axis tower ``ie``, ``ip``): the E_T of the towers of ``grid`` (crossing, eta, phi)
-    at offsets (``de``, ``dp``) from the axis that no earlier jet of ``order`` took, and how many towers it took
+    at offsets (``de``, ``dp``) from the axis that no earlier jet of the same crossing in ``order`` (jets of one
+    crossing together) took, and how many towers it took
     (towers outside the eta range count as absent; phi wraps)."""
     n_eta, n_phi = grid.shape[1], grid.shape[2]
-    taken = np.zeros(grid.shape, np.bool_)
+    # towers taken in the current crossing (``order`` serves a crossing's jets together): one (eta, phi) map,
+    # cleared tower by tower when the crossing changes (a fresh (crossing, eta, phi) array cost a page fault per
+    # 4 kB)
+    taken = np.zeros(n_eta * n_phi, np.bool_)
+    used = np.empty(n_eta * n_phi, np.int64)
+    n_used = 0
     et = np.zeros(len(ev))
     n_tow = np.zeros(len(ev))
+    prev = -1
     for o in range(len(order)):
         j = order[o]
         c = ev[j]
+        if c != prev:
+            for u in range(n_used):
+                taken[used[u]] = False
+            n_used = 0
+            prev = c
         s = 0.0
         k = 0
         for d in range(len(de)):
             te = ie[j] + de[d]
             if te < 0 or te >= n_eta:
                 continue
-            tp = (ip[j] + dp[d]) % n_phi
-            if not taken[c, te, tp]:
-                taken[c, te, tp] = True
+            tp = _wrap_index(ip[j] + dp[d], n_phi)
+            flat = te * n_phi + tp
+            if not taken[flat]:
+                taken[flat] = True
+                used[n_used] = flat
+                n_used += 1
                 s += grid[c, te, tp]
                 k += 1
         et[j] = s
@@ -214,18 +370,19 @@ def patch_medians(grid: np.ndarray, row0: np.ndarray, n_rows: np.ndarray, k: int
 
 
 @_jit
-def local_maxima(sub: np.ndarray, seed: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(crossing, row, column) of the towers of ``sub`` (crossing, eta rows, phi) >= ``seed`` that are local maxima
-    of their 3 x 3 neighbourhood: >= the neighbours before them (lower eta, or same eta and lower phi), > those
-    after (ties resolved once); rows outside ``sub`` count as 0, phi wraps. In (crossing, row, column) order."""
-    n, n_r, n_p = sub.shape
+def local_maxima(grid: np.ndarray, seed: float, r0: int, r1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(crossing, row, column) of the towers of ``grid`` (crossing, eta rows, phi) in rows ``r0 .. r1 - 1``,
+    >= ``seed``, that are local maxima of their 3 x 3 neighbourhood: >= the neighbours before them (lower eta, or
+    same eta and lower phi), > those after (ties resolved once); rows outside ``r0 .. r1 - 1`` count as 0, phi
+    wraps. In (crossing, row, column) order."""
+    n, n_p = grid.shape[0], grid.shape[2]
     ev = []
     ie = []
     ip = []
     for c in range(n):
-        for r in range(n_r):
+        for r in range(r0, r1):
             for p in range(n_p):
-                v = sub[c, r, p]
+                v = grid[c, r, p]
                 if not v >= seed:
                     continue
                 ok = True
@@ -234,7 +391,7 @@ def local_maxima(sub: np.ndarray, seed: float) -> tuple[np.ndarray, np.ndarray, 
                     for dp in range(-1, 2):
                         if dr == 0 and dp == 0:
                             continue
-                        u = sub[c, rr, (p + dp) % n_p] if 0 <= rr < n_r else np.float32(0.0)
+                        u = grid[c, rr, _wrap_index(p + dp, n_p)] if r0 <= rr < r1 else np.float32(0.0)
                         before = dr < 0 or (dr == 0 and dp < 0)
                         if (before and not v >= u) or (not before and not v > u):
                             ok = False
@@ -302,7 +459,7 @@ def window_sums(grid: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray
             if te < 0 or te >= n_eta:
                 continue
             for d in range(-half_phi, half_phi + 1):
-                s += grid[ev[i], te, (ip[i] + d) % n_phi]
+                s += grid[ev[i], te, _wrap_index(ip[i] + d, n_phi)]
                 k += 1
         out[i] = s
         n_in[i] = k

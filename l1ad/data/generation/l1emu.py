@@ -25,7 +25,8 @@ afresh (nothing random is frozen into a reused interaction):
 
    Crossings are assembled :attr:`L1Emulator.BLOCK` at a time; the loops over deposits, towers and objects are
    compiled (:mod:`l1ad.data.generation.kernels`), the anti-kT clustering included (FastJet's algorithm,
-   the same jets).
+   the same jets), and so is the generator of the tower measurement's normal numbers (xoshiro256** + ziggurat,
+   seeded per block from the caller's ``numpy`` generator).
 """
 
 from __future__ import annotations
@@ -73,20 +74,6 @@ def _wrap(phi: np.ndarray) -> np.ndarray:
     return (phi + np.pi) % (2 * np.pi) - np.pi
 
 
-def _standard_normal(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` independent standard normal float32 numbers by the Box-Muller transform: radius from a float64
-    uniform (the tail reaches 8.6 sigma), angle from a float32 one; ~2x faster than ``rng.standard_normal`` in
-    float32 (the ziggurat's branches), which was a fifth of the crossing assembly's time."""
-    h = (n + 1) // 2
-    r = np.sqrt(-2.0 * np.log1p(-rng.random(h))).astype(np.float32)
-    th = rng.random(h, np.float32)
-    th *= np.float32(2 * np.pi)
-    z = np.empty(2 * h, np.float32)
-    np.multiply(r, np.cos(th), out=z[:h])
-    np.multiply(r, np.sin(th), out=z[h:])
-    return z[:n]
-
-
 class L1Emulator:
     #: crossings whose dense (crossing, eta, phi) grids are built and searched together (they stay in the cache)
     BLOCK = 64
@@ -130,6 +117,7 @@ class L1Emulator:
         self._tower_directions = (np.cos(self.phi_c), np.sin(self.phi_c), np.sinh(self.eta_c), np.cosh(self.eta_c))
         self._met_plan: tuple[Any, ...] | None = None
         self._rho_plan: tuple[np.ndarray, np.ndarray] | None = None
+        self._disc_offsets: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------------------------ step 1
     def detector_response(self, b: ParticleBatch) -> SparseEvents:
@@ -197,28 +185,33 @@ class L1Emulator:
         fault per 4 kB touched, which on a busy machine took as much time as the computation."""
         if self._buf is None:
             size = self.BLOCK * self.n_towers
-            self._buf = {"dep": np.zeros((self.SUM_BLOCK * self.n_towers, 2)), "key": np.empty(size + 1, np.intp),
-                         "em_t": np.empty(size + 1), "had_t": np.empty(size + 1), "em": np.empty(size, np.float32),
+            self._buf = {"dep": np.zeros((self.SUM_BLOCK * self.n_towers, 2)), "em": np.empty(size, np.float32),
                          "had": np.empty(size, np.float32), "grid": np.empty(size, np.float32)}
         return self._buf
 
-    def _block_deposits(self, prepared: list[tuple[Any, ...]], lo: int, hi: int
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The true deposits of crossings ``lo .. hi - 1`` summed per tower (``SUM_BLOCK`` crossings at a time, so
-        that the dense sums stay in the CPU cache): the keys (crossing - lo) * n_towers + tower of the towers hit
-        (ascending) and their EM and hadronic E_T (float64); views of the work arrays."""
+    def _measure_block(self, prepared: list[tuple[Any, ...]], lo: int, hi: int, state: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The measured (crossing - lo, eta, phi) EM, hadronic and total E_T grids of crossings ``lo .. hi - 1``
+        (views of the work arrays): the true deposits summed per tower ``SUM_BLOCK`` crossings at a time (so that
+        the dense sums stay in the CPU cache), then every tower hit measured (:func:`kernels.measure_dense`, random
+        numbers from the xoshiro256** ``state``)."""
         nt = self.n_towers
         buf = self._buffers()
         dep = buf["dep"]
-        k = 0
+        frac = self.cfg.calorimetry.hadron_em_fraction
+        lsb = np.float32(self.cfg.towers.et_lsb_gev)
+        em, had, grid = (buf[k][: (hi - lo) * nt] for k in ("em", "had", "grid"))
         for sub in range(lo, hi, self.SUM_BLOCK):
             sub_hi = min(hi, sub + self.SUM_BLOCK)
             for src, cs, idx, shift, flip, (iphi, t0, t1) in prepared:
                 a, b = np.searchsorted(cs, (sub, sub_hi))
                 kernels.add_deposits(src.tower_offsets, t0, t1, iphi, src.tower_em, src.tower_had, idx[a:b],
                                      cs[a:b] - sub, shift[a:b], flip[a:b], self.n_phi, nt, dep)
-            k = kernels.take_hits(dep, (sub_hi - sub) * nt, (sub - lo) * nt, buf["key"], buf["em_t"], buf["had_t"], k)
-        return buf["key"][:k], buf["em_t"][:k], buf["had_t"][:k]
+            kernels.measure_dense(dep, (sub_hi - sub) * nt, (sub - lo) * nt, nt, self._inv_cosh, self._res_em_t,
+                                  self._res_had_t, np.float32(frac.mean), np.float32(frac.sd), lsb,
+                                  not self._had_quiet, state, em, had, grid)
+        shape = (hi - lo, self.n_eta, self.n_phi)
+        return em.reshape(shape), had.reshape(shape), grid.reshape(shape)
 
     def _muon_parts(self, pieces: Sequence[Piece]) -> list[tuple[np.ndarray, ...]]:
         """(crossing, pT, eta, phi) of the true muons of every piece, rotated / mirrored with their interaction."""
@@ -240,41 +233,21 @@ class L1Emulator:
         """The L1 events of ``n_crossings`` crossings built from ``pieces`` (each measured afresh).
 
         ``BLOCK`` crossings at a time: their deposits are summed per tower, every tower hit is measured, and the
-        objects are found on the block's dense (crossing, eta, phi) grids; the muons of all crossings last. The
-        random numbers are drawn block by block, so a result depends on the seed, the pieces and ``BLOCK`` (a
+        objects are found on the block's dense (crossing, eta, phi) grids; the muons of all crossings last. ``rng``
+        gives one 64-bit seed per block (drawn first, all blocks at once) for the compiled generator of the tower
+        measurement, then the muons' numbers, so a result depends on the seed, the pieces and ``BLOCK`` (a
         constant), not on anything else. One emulator serves one thread (it keeps its work arrays)."""
         n = n_crossings
-        nt = self.n_towers
-        frac = self.cfg.calorimetry.hadron_em_fraction
-        lsb = np.float32(self.cfg.towers.et_lsb_gev)
         prepared = self._prepare(pieces)
-        buf = self._buffers()
         events = np.zeros((n, N_OBJECTS, 4), dtype=np.float32)
         iso = np.zeros((n, group_slice(ObjectClass.EGAMMA).stop - group_slice(ObjectClass.EGAMMA).start), np.uint8)
         jets: list[tuple[np.ndarray, ...]] = []
         egs: list[tuple[np.ndarray, ...]] = []
         flags: list[np.ndarray] = []
+        seeds = rng.integers(0, 2**64, size=(n + self.BLOCK - 1) // self.BLOCK, dtype=np.uint64)
         for lo in range(0, n, self.BLOCK):
             m = min(self.BLOCK, n - lo)
-            key, em_t, had_t = self._block_deposits(prepared, lo, lo + m)
-            n_hit = len(key)
-            n_had = int(np.count_nonzero(had_t > 0))
-            # standard normal numbers, in tower order: the ECAL share of each hadronic deposit, the ECAL resolution
-            # of every tower hit, the HCAL/HF resolution of every tower with a hadronic deposit (of every tower hit
-            # when the HCAL/HF noise alone can reach one LSB)
-            n_hz = n_had if self._had_quiet else n_hit
-            z = _standard_normal(rng, n_had + n_hit + n_hz)
-            em = buf["em"][: m * nt]
-            had = buf["had"][: m * nt]
-            em.fill(0.0)
-            had.fill(0.0)
-            # measured and quantised to the trigger LSB (ECAL and HCAL E_T each floored); untouched towers stay 0
-            kernels.measure_into(key, em_t, had_t, z[:n_had], z[n_had : n_had + n_hit], z[n_had + n_hit :],
-                                 not self._had_quiet, nt, self._inv_cosh, self._res_em_t, self._res_had_t,
-                                 np.float32(frac.mean), np.float32(frac.sd), lsb, em, had)
-            em = em.reshape(m, self.n_eta, self.n_phi)
-            had = had.reshape(m, self.n_eta, self.n_phi)
-            grid = np.add(em, had, out=buf["grid"][: m * nt].reshape(m, self.n_eta, self.n_phi))
+            em, had, grid = self._measure_block(prepared, lo, lo + m, kernels.rng_state(int(seeds[lo // self.BLOCK])))
             self._met(grid, events[lo : lo + m])
             j, rho_of = self._jets(grid)
             jets.append((j[0] + lo, *j[1:]))
@@ -344,7 +317,12 @@ class L1Emulator:
         return edges, kernels.patch_medians(grid, *self._rho_plan, k, npf) / area
 
     def _disc(self) -> tuple[np.ndarray, np.ndarray]:
-        """Tower offsets (d_ieta, d_iphi) within Delta R < R of a tower centre."""
+        """Tower offsets (d_ieta, d_iphi) within Delta R < R of a tower centre (computed once)."""
+        if self._disc_offsets is None:
+            self._disc_offsets = self._disc_layout()
+        return self._disc_offsets
+
+    def _disc_layout(self) -> tuple[np.ndarray, np.ndarray]:
         r = self.cfg.jets.radius
         ne = int(np.ceil(r / self.cfg.towers.deta))
         npf = int(np.ceil(r / self.dphi))
@@ -397,9 +375,8 @@ class L1Emulator:
         """EM clusters around local maxima of EM E_T: cluster E_T (the window's EM E_T), H/E veto (the window's
         hadronic over EM E_T), isolation flags."""
         c = self.cfg.egamma
-        rows = np.flatnonzero(np.abs(self.eta_c) < c.eta_max)
-        ev, ie, ip = kernels.local_maxima(np.ascontiguousarray(em[:, rows, :]), max(c.seed_et_gev, 1e-9))
-        ie = rows[ie]
+        rows = np.flatnonzero(np.abs(self.eta_c) < c.eta_max)  # contiguous: eta_c ascends
+        ev, ie, ip = kernels.local_maxima(em, max(c.seed_et_gev, 1e-9), int(rows[0]), int(rows[-1]) + 1)
         cl_em, _ = self._window_sum(em, ev, ie, ip, c.cluster_towers)
         cl_had, _ = self._window_sum(had, ev, ie, ip, c.cluster_towers)
         et = cl_em
