@@ -914,8 +914,8 @@ def test_readme_rate_tables_come_from_the_report_and_check_detects_staleness(sam
     run_rates(RatesOptions.parse(zero_bias=[samples["zb_small"]], signals=[samples["sig"]], menu="menu.yaml", out=out),
               score_model=StandInModel(), encoding=encoding(), reader=reader(), console=False)
     metrics = tmp_path / "metrics.json"
-    metrics.write_text(json.dumps({"anomaly": {"signals": {"sig": {"ratio_quantized_over_float_uncertainty": {
-        "1kHz": {"ratio": 0.9, "binomial": 0.1, "bootstrap_68": None, "n_pass_num": 9, "n_pass_den": 10}}}}}}))
+    metrics.write_text(json.dumps({"signals": {"sig": {"ratio_quantized_over_float_uncertainty": {  # as l1ad evaluate
+        "1kHz": {"ratio": 0.9, "binomial": 0.1, "bootstrap_68": None, "n_pass_num": 9, "n_pass_den": 10}}}}}))
     md = tmp_path / "README.md"
     md.write_text(f"# t\n\n{readme.BEGIN}\nstale table\n{readme.END}\ntail\n")
     args = ["--rates", str(out / "rates.json"), "--metrics", str(metrics), "--readme", str(md)]

@@ -86,7 +86,7 @@ def signal_table(r: dict[str, Any]) -> list[str]:
 
 
 def ratio_table(m: dict[str, Any]) -> list[str]:
-    sigs = m.get("anomaly", {}).get("signals", {})
+    sigs = m.get("anomaly", m).get("signals", {})  # l1ad evaluate's metrics.json, or training's (under "anomaly")
     wps = ["1kHz", "5kHz", "10kHz"]
     lines = ["| signal | " + " | ".join(f"quantized / float at {w}" for w in wps) + " |",
              "|---|" + "---|" * len(wps)]
@@ -99,7 +99,9 @@ def ratio_table(m: dict[str, Any]) -> list[str]:
                 cells.append(f"- ({e.get('n_pass_num', 0)} / {e.get('n_pass_den', 0)} events)")
                 continue
             boot = e.get("bootstrap_68")
-            err = (f"68 % [{boot[0]:.2f}, {boot[1]:.2f}]" if boot else f"± {e['binomial']:.2f}")
+            binom = e.get("binomial")
+            err = (f"68 % [{boot[0]:.2f}, {boot[1]:.2f}]" if boot else f"± {binom:.2f}" if binom is not None
+                   else "(too few events for an error)")
             cells.append(f"{e['ratio']:.2f} {err} ({e['n_pass_num']} / {e['n_pass_den']} events)")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
