@@ -172,7 +172,6 @@ def test_stratum_probabilities_are_the_poisson_pileup_ones() -> None:
         assert np.mean(z == 2) == pytest.approx(np.mean(ref == 2), abs=0.005)
 
 
-@pytest.mark.slow
 def test_stitched_zero_bias_closes_on_the_unweighted_one(tmp_path: Path) -> None:
     """Closure: the same interactions overlaid two ways - unweighted crossings from one big pool, and the
     stitched sample (soft pool below the pT-hat boundary + weighted strata above, the zero-bias code path) -
@@ -257,10 +256,12 @@ def test_stitched_zero_bias_closes_on_the_unweighted_one(tmp_path: Path) -> None
     reader = Hdf5Reader()
     e = Emulation(Zero(), Words(), load_menu(tmp_path / "menu.yaml"), reader=reader)
     rates = {}
-    for name in ("stitched", "unweighted"):
-        path = tmp_path / f"{name}.h5"
+    for name in ("stitched", "unweighted", "hard_weights_x3"):
+        path = tmp_path / f"{name.replace('hard_weights_x3', 'stitched')}.h5"
         n = reader.count(str(path))
         st = _file_strata(reader, path, n)
+        if name == "hard_weights_x3":  # fault injection: the hard strata's probabilities 3x too large
+            st = (st[0], [p * 3 if k >= 3 else p for k, p in enumerate(st[1])], st[2])
         c = run_local(plan_chunks([path], [n], 20_000, strata=[len(st[0])]), e)
         sm = summarize(c, {}, [1000.0], RateModel(), zb_weights=_weights([path], [st], c.n_by_stratum, [n], [0]))
         rates[name] = sm.menu()["seeds"]
@@ -274,6 +275,9 @@ def test_stitched_zero_bias_closes_on_the_unweighted_one(tmp_path: Path) -> None
         assert abs(pull) < 3, (seed, pulls)
     # the stitched sample is the precise one for the hard seeds (many weighted events behind each rate)
     assert rates["stitched"]["jet40"]["n_eff"] > 20 * rates["unweighted"]["jet40"]["n_eff"]
+    # ... and the closure is a real check: wrong stratum weights break it
+    a, b = rates["hard_weights_x3"]["jet40"], rates["unweighted"]["jet40"]
+    assert abs(a["khz"] - b["khz"]) / np.hypot((a["hi_khz"] - a["lo_khz"]) / 2, (b["hi_khz"] - b["lo_khz"]) / 2) > 3
 
 
 def _pieces(pool, n: int, mu: float, n_phi: int, rng: np.random.Generator):
