@@ -16,7 +16,7 @@ import pytest
 import zoo
 
 OPTION_FLAGS = {"input_precision": "--input-precision", "encoding": "--encoding", "shift": "--shift",
-                "score": "--score", "clock_mhz": "--clock-mhz"}
+                "score": "--score", "clock_mhz": "--clock-mhz", "budget_ns": "--budget-ns"}
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_zoo_model_builds_bit_exact_and_passes_sim(name, cli, tmp_path):
     rep = json.loads((d / "report.json").read_text())
     assert {p["b"] for p in rep["bitexact"]} >= {"emulator", "hls4ml_csim", "verilator"}
     assert all(p["mismatches"] == 0 and p["events"] == 10_000 for p in rep["bitexact"]), rep["bitexact"]
-    code, out, err = cli("sim", d, "--events", "5000")
+    code, out, err = cli("sim", d, "--events", "5000", *(("--budget-ns", opts["budget_ns"]) if "budget_ns" in opts else ()))
     assert code == 0, err
     assert re.search(r"PASS: (\d+)/\1 tests passed", out + err)
     summary = os.environ.get("L1AD_ZOO_SUMMARY")
