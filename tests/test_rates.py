@@ -1106,3 +1106,23 @@ def test_cli_rates_on_encoded_words_with_the_shipped_rtl_check(cli, design_dir, 
         for k in ("files", "events_per_s", "seconds"):
             d["rtl_check"].pop(k, None)
     assert a == b
+
+
+def test_a_model_that_does_not_take_the_encodings_words_is_refused_before_any_work(samples, tmp_path):
+    """A model with another input width (a user's 10-input net) is one DataError (exit 2) naming the zero-bias
+    file, the word count and the model's inputs, before any event is read; nothing is written. The same model
+    with 57 inputs runs."""
+    from l1ad.errors import DataError
+    from l1ad.rates.run import RatesOptions, run_rates
+
+    class Narrow(StandInModel):
+        name, n_inputs = "narrow", 10
+
+    opts = RatesOptions.parse(zero_bias=[samples["zb_small"]], targets_khz=(20.0,), menu=None, out=tmp_path / "o")
+    kw = dict(encoding=encoding(), reader=reader(), console=False)
+    with pytest.raises(DataError, match=r"zb_small\.h5: the events encode to 57 words .*'narrow' takes 10 inputs"):
+        run_rates(opts, score_model=Narrow(), **kw)
+    assert DataError.exit_code == 2 and not (tmp_path / "o").exists()
+    Narrow.n_inputs = N_INPUTS
+    run_rates(opts, score_model=Narrow(), **kw)
+    assert (tmp_path / "o" / "rates.json").is_file()

@@ -123,6 +123,7 @@ def run_rates(
     names = [sample_name(p) for p in o.signals]
     menu = load_menu(o.menu) if o.menu else None
     check_encoded_inputs([*o.zero_bias, *o.signals], reader, encoding, menu, o.menu_on_words)
+    _check_model_inputs(score_model, encoding, o.zero_bias[0])
     sp = score_precision(score_model)
     zb_first = [0] * len(o.zero_bias) if o.zb_first is None else list(o.zb_first)
     n_zb = sum(n - f for n, f in zip(zb_counts, zb_first, strict=True))
@@ -259,6 +260,15 @@ def check_encoded_inputs(paths: list[Path], reader: Any, encoding: Any, menu: An
             from l1ad.data.words import check_compatible
 
             check_compatible(reader.words_header(str(p)), encoding, menu, menu_on_words)
+
+
+def _check_model_inputs(score_model: Any, encoding: Any, path: Path) -> None:
+    """The model reads the encoding's words: one input per word (before any event is read)."""
+    n_in = getattr(score_model, "n_inputs", None)
+    fields = getattr(encoding, "fields", None)
+    if n_in is not None and fields is not None and int(n_in) != len(fields):
+        raise DataError(f"{path}: the events encode to {len(fields)} words ({getattr(encoding, 'source', 'encoding')})"
+                        f", but model {getattr(score_model, 'name', '?')!r} takes {n_in} inputs")
 
 
 def auto_workers(n_events: int) -> int:
