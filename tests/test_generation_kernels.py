@@ -48,17 +48,17 @@ def test_overlay_sums_match_bincount_and_a_wrong_rotation_is_caught() -> None:
     p = Piece(src, rng.integers(0, 50, total), rng.permutation(crossing), rng.integers(0, emu.n_phi, total),
               rng.random(total) < 0.5)
     (_, cs, idx, shift, flip, (iphi, t0, t1)), = emu._prepare([p])
-    dep = np.zeros((n * emu.n_towers, 2))
+    dep = np.zeros((2, n * emu.n_towers))
     for lo in range(0, n, emu.SUM_BLOCK):  # as _measure_block adds them: crossings lo.. on rows from 0
         a, b = np.searchsorted(cs, (lo, min(n, lo + emu.SUM_BLOCK)))
         kernels.add_deposits(src.tower_offsets, t0, t1, iphi, src.tower_em, src.tower_had, idx[a:b], cs[a:b],
                              shift[a:b], flip[a:b], emu.n_phi, emu.n_towers, dep)
     ref_em, ref_had = _reference_sums(emu, p, n)
-    np.testing.assert_allclose(dep[:, 0], ref_em, rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(dep[:, 1], ref_had, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(dep[0], ref_em, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(dep[1], ref_had, rtol=1e-12, atol=1e-9)
     # fault injection: rotating the wrong way round gives other sums
     bad_em, _ = _reference_sums(emu, p, n, shift_sign=-1)
-    assert not np.allclose(dep[:, 0], bad_em)
+    assert not np.allclose(dep[0], bad_em)
 
 
 def _measure(emu: L1Emulator, src: SparseEvents, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +73,7 @@ def _reference_measurement(emu: L1Emulator, dep: np.ndarray, seed: int, swap: bo
                            ) -> tuple[np.ndarray, np.ndarray]:
     """NumPy version of kernels.measure_dense (float32, the same order of operations): per tower hit in row order
     the ECAL z, then z_f and the HCAL z if it has a hadronic deposit (``swap``: z_f and the ECAL z exchanged)."""
-    em_t, had_t = dep[:, 0], dep[:, 1]
+    em_t, had_t = dep[0], dep[1]
     hit = np.flatnonzero(em_t + had_t != 0)
     has_had = had_t[hit] > 0
     n_draw = np.where(has_had, 3, 1)
@@ -98,8 +98,8 @@ def _reference_measurement(emu: L1Emulator, dep: np.ndarray, seed: int, swap: bo
         m = np.maximum(zz * np.sqrt(var) + e, np.float32(0))
         return np.floor(m * (np.float32(1) / lsb)) * lsb
 
-    out_em = np.zeros(len(dep), np.float32)
-    out_had = np.zeros(len(dep), np.float32)
+    out_em = np.zeros(dep.shape[1], np.float32)
+    out_had = np.zeros(dep.shape[1], np.float32)
     out_em[hit] = measured(em, z_em, emu._res_em_t)
     out_had[hit] = np.where(has_had, measured(had, z_had, emu._res_had_t), np.float32(0))
     return out_em, out_had
@@ -111,12 +111,12 @@ def test_measurement_matches_numpy_reference_and_a_misassigned_number_is_caught(
     rng = np.random.default_rng(8)
     n = 3
     size = n * emu.n_towers
-    dep = np.zeros((size, 2))
+    dep = np.zeros((2, size))
     hit = rng.random(size) < 0.5
-    dep[hit, 0] = rng.exponential(1.0, hit.sum())
+    dep[0, hit] = rng.exponential(1.0, hit.sum())
     had = hit & (rng.random(size) < 0.5)
-    dep[had, 1] = rng.exponential(3.0, had.sum())
-    dep[hit & ~had & (rng.random(size) < 0.2), 0] = 0.0  # some towers hit by nothing (EM 0, no hadronic deposit)
+    dep[1, had] = rng.exponential(3.0, had.sum())
+    dep[0, hit & ~had & (rng.random(size) < 0.2)] = 0.0  # some towers hit by nothing (EM 0, no hadronic deposit)
     ref_em, ref_had = _reference_measurement(emu, dep, 21)
     em, hd, grid = (np.full(size + 7, np.nan, np.float32) for _ in range(3))
     frac = emu.cfg.calorimetry.hadron_em_fraction
@@ -309,3 +309,45 @@ def test_compiled_anti_kt_finds_fastjets_jets_and_another_radius_does_not() -> N
     got5 = [sorted(zip(np.round(px5[jev5 == c], 6), np.round(py5[jev5 == c], 6), np.round(pz5[jev5 == c], 6),
                        strict=True)) for c in range(40)]
     assert got5 != ref
+
+
+def test_serving_order_is_numpys_lexsort_and_a_missing_tie_break_is_caught() -> None:
+    rng = np.random.default_rng(5)
+    n = 3000
+    ev = np.sort(rng.integers(0, 64, n))
+    k1 = -np.round(rng.integers(0, 6, n) * 0.5, 4)  # many equal E_T (0.5 GeV grid)
+    k2 = rng.integers(-3, 4, n) * 0.087  # equal eta
+    k3 = rng.integers(0, 3, n) * 0.087  # equal phi: the index decides
+    ref = np.lexsort((k3, k2, k1, ev))
+    np.testing.assert_array_equal(kernels.serving_order(ev, k1, k2, k3), ref)
+    # fault injection: without the last key the order differs where the first two tie
+    assert not np.array_equal(kernels.serving_order(ev, k1, k2, np.zeros(n)), ref)
+
+
+def _jacobi_vertices(decayed: np.ndarray, mother: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """The NumPy reference: one generation of the decay chain per pass."""
+    v = np.zeros_like(step)
+    for _ in range(64):
+        new = np.where(decayed[:, None], v[mother] + step[mother], 0.0)
+        if np.array_equal(new, v):
+            break
+        v = new
+    return v
+
+
+def test_decay_vertices_match_the_generation_by_generation_reference_in_any_record_order() -> None:
+    rng = np.random.default_rng(9)
+    n = 400
+    mother = np.zeros(n, np.int64)
+    for i in range(1, n):  # chains: each particle's mother is an earlier one
+        mother[i] = rng.integers(0, i)
+    decayed = rng.random(n) < 0.7
+    step = rng.normal(0, 1, (n, 3))
+    ref = _jacobi_vertices(decayed, mother, step)
+    np.testing.assert_array_equal(kernels.decay_vertices(decayed, mother, step), ref)
+    perm = rng.permutation(n)  # daughters before their mothers: more passes, the same vertices
+    inv = np.argsort(perm)
+    v = kernels.decay_vertices(decayed[perm], inv[mother[perm]], step[perm])
+    np.testing.assert_array_equal(v, ref[perm])
+    # fault injection: the flight of the particle itself instead of its mother's gives other vertices
+    assert not np.array_equal(kernels.decay_vertices(decayed, np.arange(n), step), ref)

@@ -10,10 +10,13 @@ branches. Each kernel is tested against a NumPy reference (``tests/test_generati
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
+import numba.extending
 import numpy as np
 
-__all__ = ["add_deposits", "measure_dense", "rng_state", "standard_normals"]
+__all__ = ["add_deposits", "decay_vertices", "measure_dense", "rng_state", "serving_order", "standard_normals"]
 
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 
@@ -22,8 +25,8 @@ _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 def add_deposits(offsets: np.ndarray, t0: np.ndarray, t1: np.ndarray, iphi: np.ndarray, w_em: np.ndarray,
                  w_had: np.ndarray, idx: np.ndarray, cross: np.ndarray, shift: np.ndarray, flip: np.ndarray,
                  n_phi: int, n_towers: int, dep: np.ndarray) -> None:
-    """Add the deposits of interactions ``idx`` (source events) to crossings ``cross`` (rows of the flat
-    (crossing * n_towers + tower, [EM, hadronic]) float64 sums ``dep``: both of a tower in one cache line), each
+    """Add the deposits of interactions ``idx`` (source events) to crossings ``cross`` (columns of the
+    ([EM, hadronic], crossing * n_towers + tower) float64 sums ``dep``), each
     interaction rotated by ``shift[k]`` phi towers and, where ``flip[k]``, mirrored in eta (``t1``: the mirrored
     tower of each deposit)."""
     for k in range(len(idx)):
@@ -36,8 +39,31 @@ def add_deposits(offsets: np.ndarray, t0: np.ndarray, t1: np.ndarray, iphi: np.n
             t += s
             if iphi[j] + s >= n_phi:
                 t -= n_phi
-            dep[base + t, 0] += w_em[j]
-            dep[base + t, 1] += w_had[j]
+            dep[0, base + t] += w_em[j]
+            dep[1, base + t] += w_had[j]
+
+
+@_jit
+def decay_vertices(decayed: np.ndarray, mother: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Production vertices (n, 3) of the particles of a Pythia event record (flat, ``mother``: global index):
+    a ``decayed`` particle starts at its mother's vertex plus the mother's ``step`` (its flight to the decay),
+    every other one at the origin. Passes in record order until nothing changes (one pass when mothers come
+    before their daughters, as Pythia writes them): the same sums as one generation per pass, at most 64."""
+    n = len(mother)
+    v = np.zeros((n, 3))
+    for _ in range(64):
+        changed = False
+        for i in range(n):
+            if decayed[i]:
+                m = mother[i]
+                for k in range(3):
+                    x = v[m, k] + step[m, k]
+                    if x != v[i, k]:
+                        v[i, k] = x
+                        changed = True
+        if not changed:
+            break
+    return v
 
 
 # ---------------------------------------------------------------------------------------- random numbers
@@ -159,6 +185,18 @@ def standard_normals(s: np.ndarray, n: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------- measurement
+@numba.extending.intrinsic
+def _sqrt32(typingctx: Any, x: Any) -> Any:
+    """IEEE square root of a float32 as the LLVM intrinsic (numba calls libm's ``sqrtf``, which LLVM does not
+    vectorise); the same correctly rounded result."""
+    from llvmlite import ir
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.call(builder.module.declare_intrinsic("llvm.sqrt", [ir.FloatType()]), args)
+
+    return numba.types.float32(numba.types.float32), codegen
+
+
 @_jit_inline
 def _measured(e: np.float32, z: np.float32, a2: np.float32, b2: np.float32, c2: np.float32, inv_e: np.float32,
               inv_lsb: np.float32, lsb: np.float32) -> np.float32:
@@ -168,10 +206,43 @@ def _measured(e: np.float32, z: np.float32, a2: np.float32, b2: np.float32, c2: 
     var = a2 * et * inv_e
     var += b2 * inv_e * inv_e
     var += c2 * et * et
-    m = z * np.sqrt(var)
+    m = z * _sqrt32(var)
     m += e
     m = max(m, np.float32(0.0))
     return np.floor(m * inv_lsb) * lsb
+
+
+@_jit
+def _measure_row(e64: np.ndarray, h64: np.ndarray, z: np.ndarray, res: np.ndarray, frac_mean: np.float32,
+                 frac_sd: np.float32, lsb: np.float32, inv_lsb: np.float32, had_z_all: bool, em_out: np.ndarray,
+                 had_out: np.ndarray, grid_out: np.ndarray) -> None:
+    """One crossing's towers, every one of them (no branch, vectorised): measured EM and hadronic E_T from the true
+    sums ``e64``/``h64`` and the tower's numbers ``z`` (rows: ECAL z, z_f, HCAL/HF z), 0 for a tower not hit;
+    ``res`` rows: 1/cosh(eta), the EM a^2, b^2, c^2 and the hadronic a^2, b^2, c^2 per tower."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    for t in range(len(e64)):
+        e = e64[t]
+        h = h64[t]
+        hit = np.float32(e + h != 0.0)
+        drawn = np.float32((h > 0.0) | had_z_all)  # z_f and the HCAL/HF z drawn
+        em = np.float32(e)
+        had = np.float32(h)
+        f = z[1, t] * frac_sd
+        f += frac_mean
+        f = min(max(f, zero), one)
+        f *= had  # 0 without hadronic deposit
+        em += f
+        had -= f
+        inv_e = res[0, t]
+        q_em = _measured(em, z[0, t], res[1, t], res[2, t], res[3, t], inv_e, inv_lsb, lsb)
+        q_had = _measured(had, z[2, t], res[4, t], res[5, t], res[6, t], inv_e, inv_lsb, lsb)
+        q_had *= drawn
+        q_em *= hit
+        q_had *= hit
+        em_out[t] = q_em
+        had_out[t] = q_had
+        grid_out[t] = q_em + q_had
 
 
 @_jit
@@ -179,9 +250,9 @@ def measure_dense(dep: np.ndarray, size: int, out_base: int, n_towers: int, inv_
                   res_em: np.ndarray, res_had: np.ndarray, frac_mean: np.float32, frac_sd: np.float32,
                   lsb: np.float32, had_z_all: bool, state: np.ndarray, em_out: np.ndarray, had_out: np.ndarray,
                   grid_out: np.ndarray) -> None:
-    """Measure the first ``size`` rows of the true deposit sums ``dep`` (crossing * n_towers + tower, [EM,
-    hadronic], float64) into ``em_out``, ``had_out`` and their sum ``grid_out`` (float32, from ``out_base`` on)
-    and zero those rows of ``dep`` for the next use. Towers without a deposit read 0. A tower with one: the
+    """Measure the first ``size`` columns of the true deposit sums ``dep`` ([EM, hadronic], crossing * n_towers +
+    tower; float64) into ``em_out``, ``had_out`` and their sum ``grid_out`` (float32, from ``out_base`` on) and
+    zero those columns of ``dep`` for the next use. Towers without a deposit read 0. A tower with one: the
     hadronic share ``clip(mean + sd z_f, 0, 1)`` showers in the ECAL, then each part is smeared, E_T + z sigma(E_T)
     with sigma^2 = a^2 E_T / cosh + b^2 / cosh^2 + c^2 E_T^2 (``res_*``: rows a^2, b^2, c^2 per tower), negative
     -> 0, and floored to the trigger LSB (float32 throughout).
@@ -198,53 +269,46 @@ def measure_dense(dep: np.ndarray, size: int, out_base: int, n_towers: int, inv_
 
     Crossing by crossing, without data-dependent branches (half the towers are hit and half of those have a
     hadronic deposit, in no predictable pattern: a branch would be mispredicted half the time): one pass lists
-    the towers hit and counts the numbers needed, the numbers are drawn, a last pass measures."""
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    inv_lsb = one / lsb
-    hit = np.empty(n_towers, np.int32)
-    z = np.zeros(3 * n_towers + 2, np.float32)  # + 2: read (unused, finite) past the last tower without hadronic deposit
+    the towers hit and counts the numbers needed, the numbers are drawn and handed to their towers, and
+    :func:`_measure_row` measures every tower of the crossing in vector instructions."""
+    inv_lsb = np.float32(1.0) / lsb
+    hit = np.empty(n_towers, np.int64)
+    draws = np.zeros(3 * n_towers + 2, np.float32)  # + 2: read (unused, finite) past the last tower's numbers
+    z = np.zeros((3, n_towers), np.float32)  # per tower its numbers (towers not hit: finite leftovers, unused)
+    res = np.empty((7, n_towers), np.float32)
+    res[0] = inv_cosh
+    res[1:4] = res_em
+    res[4:7] = res_had
+    em_dep = dep[0]
+    had_dep = dep[1]
+    all_z = np.int64(had_z_all)
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     for i0 in range(0, size, n_towers):
         o0 = out_base + i0
-        em_out[o0 : o0 + n_towers] = zero
-        had_out[o0 : o0 + n_towers] = zero
-        grid_out[o0 : o0 + n_towers] = zero
         n_hit = 0
         n_z = 0
         for t in range(n_towers):
             hit[n_hit] = t
-            e = dep[i0 + t, 0]
-            h = dep[i0 + t, 1]
+            e = em_dep[i0 + t]
+            h = had_dep[i0 + t]
             n_hit += e + h != 0.0
             n_z += (h > 0.0) * 2
         n_z = 3 * n_hit if had_z_all else n_z + n_hit
         for k in range(n_z):
             x, s0, s1, s2, s3 = _normal(s0, s1, s2, s3)
-            z[k] = x
+            draws[k] = x
         j = 0
-        for k in range(n_hit):
+        for k in range(n_hit):  # each tower hit: the ECAL z, then z_f and the HCAL/HF z if drawn
             t = hit[k]
-            i = i0 + t
-            em = np.float32(dep[i, 0])
-            had = np.float32(dep[i, 1])
-            drawn = np.int64(dep[i, 1] > 0.0) | np.int64(had_z_all)  # z_f and the HCAL/HF z drawn (0 or 1)
-            dep[i, 0] = 0.0
-            dep[i, 1] = 0.0
-            f = z[j + 1] * frac_sd
-            f += frac_mean
-            f = min(max(f, zero), one)
-            f *= had  # 0 without hadronic deposit
-            em += f
-            had -= f
-            inv_e = inv_cosh[t]
-            q_em = _measured(em, z[j], res_em[0, t], res_em[1, t], res_em[2, t], inv_e, inv_lsb, lsb)
-            q_had = _measured(had, z[j + 2], res_had[0, t], res_had[1, t], res_had[2, t], inv_e, inv_lsb, lsb)
-            q_had *= np.float32(drawn)
-            j += 1 + 2 * drawn
-            em_out[o0 + t] = q_em
-            had_out[o0 + t] = q_had
-            grid_out[o0 + t] = q_em + q_had
+            z[0, t] = draws[j]
+            z[1, t] = draws[j + 1]
+            z[2, t] = draws[j + 2]
+            j += 1 + 2 * (np.int64(had_dep[i0 + t] > 0.0) | all_z)
+        _measure_row(em_dep[i0 : i0 + n_towers], had_dep[i0 : i0 + n_towers], z, res, frac_mean, frac_sd, lsb,
+                     inv_lsb, had_z_all, em_out[o0 : o0 + n_towers], had_out[o0 : o0 + n_towers],
+                     grid_out[o0 : o0 + n_towers])
+        em_dep[i0 : i0 + n_towers] = 0.0
+        had_dep[i0 : i0 + n_towers] = 0.0
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
 
 
@@ -301,6 +365,32 @@ def disc_sums(grid: np.ndarray, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray, 
         et[j] = s
         n_tow[j] = k
     return et, n_tow
+
+
+@_jit
+def serving_order(ev: np.ndarray, key1: np.ndarray, key2: np.ndarray, key3: np.ndarray) -> np.ndarray:
+    """``np.lexsort((key3, key2, key1, ev))`` for ``ev`` ascending (objects grouped by crossing): per crossing, the
+    indices sorted by key1, then key2, then key3, then index (stable), by insertion (a crossing holds few)."""
+    n = len(ev)
+    order = np.arange(n)
+    lo = 0
+    while lo < n:
+        hi = lo + 1
+        while hi < n and ev[hi] == ev[lo]:
+            hi += 1
+        for a in range(lo + 1, hi):
+            x = order[a]
+            b = a - 1
+            while b >= lo:
+                y = order[b]
+                if key1[y] < key1[x] or (key1[y] == key1[x] and (key2[y] < key2[x] or (
+                        key2[y] == key2[x] and (key3[y] < key3[x] or (key3[y] == key3[x] and y < x))))):
+                    break
+                order[b + 1] = y
+                b -= 1
+            order[b + 1] = x
+        lo = hi
+    return order
 
 
 @_jit
@@ -492,15 +582,29 @@ def _tile_of(rap: float, phi: float, y0: float, ty: float, nty: int, tp: float, 
 
 
 @_jit
-def _set_dij(i: int, nn: np.ndarray, nndist: np.ndarray, kt2inv: np.ndarray, dij: np.ndarray) -> None:
+def _tree_update(i: int, dij: np.ndarray, tree: np.ndarray) -> None:
+    """After ``dij[i]`` changed: the tournament tree over ``dij`` (``tree[1]``: the index of the smallest, the
+    lowest index among equal ones - what a scan in index order finds) updated along i's path, O(log n)."""
+    node = (len(tree) // 2 + i) >> 1
+    while node >= 1:
+        a = tree[2 * node]
+        b = tree[2 * node + 1]
+        tree[node] = b if dij[b] < dij[a] else a
+        node >>= 1
+
+
+@_jit
+def _set_dij(i: int, nn: np.ndarray, nndist: np.ndarray, kt2inv: np.ndarray, dij: np.ndarray, tree: np.ndarray
+             ) -> None:
     j = nn[i]
     dij[i] = nndist[i] * (min(kt2inv[i], kt2inv[j]) if j >= 0 else kt2inv[i])
+    _tree_update(i, dij, tree)
 
 
 @_jit
 def _nearest_tiled(i: int, rap: np.ndarray, phi: np.ndarray, tile: np.ndarray, head: np.ndarray, nxt: np.ndarray,
                    nty: int, ntp: int, r2: float, nn: np.ndarray, nndist: np.ndarray, kt2inv: np.ndarray,
-                   dij: np.ndarray) -> None:
+                   dij: np.ndarray, tree: np.ndarray) -> None:
     nn[i] = -1
     nndist[i] = r2
     a0, b0 = tile[i] // ntp, tile[i] % ntp
@@ -518,7 +622,7 @@ def _nearest_tiled(i: int, rap: np.ndarray, phi: np.ndarray, tile: np.ndarray, h
                         nndist[i] = d
                         nn[i] = k
                 k = nxt[k]
-    _set_dij(i, nn, nndist, kt2inv, dij)
+    _set_dij(i, nn, nndist, kt2inv, dij, tree)
 
 
 @_jit
@@ -547,7 +651,8 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
     """Anti-kT (E-scheme recombination, rapidity-phi distance: FastJet's ``antikt_algorithm``) of the particles
     of each crossing (``counts`` per crossing, in order); returns (crossing, px, py, pz) of the inclusive jets with
     pT >= ``pt_min`` in the order the clustering completes them. FastJet's N2Tiled strategy: nearest neighbours
-    searched in the 3 x 3 tiles (>= R wide) around a particle, the smallest distance over all by a scan."""
+    searched in the 3 x 3 tiles (>= R wide) around a particle; the smallest distance over all from a tournament
+    tree (the same pair as FastJet's scan: the lowest index among equal distances), O(n log n) per crossing."""
     r2 = radius * radius
     y0, ty = -6.0, radius
     nty = int(12.0 / ty) + 1
@@ -568,7 +673,13 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
     nxt = np.empty(cap, np.int64)
     prv = np.empty(cap, np.int64)
     active = np.zeros(cap, np.bool_)
-    dij = np.empty(cap)  # smallest distance of each particle (inf: clustered away)
+    n_leaf = 1
+    while n_leaf < cap:
+        n_leaf *= 2
+    dij = np.full(n_leaf, np.inf)  # smallest distance of each particle (inf: clustered away, or no particle)
+    tree = np.empty(2 * n_leaf, np.int64)  # tournament tree over dij: leaves n_leaf + i hold i
+    for i in range(n_leaf):
+        tree[n_leaf + i] = i
     n_out = 0  # at most one jet per particle
     out_ev = np.empty(len(px), np.int64)
     out_px = np.empty(len(px))
@@ -588,17 +699,15 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
         first += m
         for i in range(m - 1, -1, -1):  # lists hold increasing indices
             _tile_insert(i, _tile_of(rap[i], phi[i], y0, ty, nty, tp, ntp), tile, head, nxt, prv)
+        for i in range(m, n_leaf):
+            dij[i] = np.inf
+        for node in range(n_leaf - 1, 0, -1):  # every particle's dij is set below (each updates its path)
+            tree[node] = tree[2 * node]
         for i in range(m):
-            _nearest_tiled(i, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij)
+            _nearest_tiled(i, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij, tree)
         alive = m
         while alive > 0:
-            best = np.inf
-            bi = -1
-            for i in range(m):
-                if dij[i] < best:
-                    best = dij[i]
-                    bi = i
-            i = bi
+            i = tree[1]
             j = nn[i]
             # tiles whose particles may have had i (or j) as neighbour: 3 x 3 around them
             t_old_i = tile[i]
@@ -606,10 +715,12 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
             _tile_remove(i, tile, head, nxt, prv)
             active[i] = False
             dij[i] = np.inf
+            _tree_update(i, dij, tree)
             if j >= 0:  # merge i and j into slot min(i, j) (E-scheme)
                 _tile_remove(j, tile, head, nxt, prv)
                 active[j] = False
                 dij[j] = np.inf
+                _tree_update(j, dij, tree)
                 keep = min(i, j)
                 jpx[keep] = jpx[i] + jpx[j]
                 jpy[keep] = jpy[i] + jpy[j]
@@ -620,7 +731,7 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
                 active[keep] = True
                 _tile_insert(keep, _tile_of(rap[keep], phi[keep], y0, ty, nty, tp, ntp), tile, head, nxt, prv)
                 alive -= 1
-                _nearest_tiled(keep, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij)
+                _nearest_tiled(keep, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij, tree)
                 t_new = tile[keep]
             else:
                 if jpx[i] * jpx[i] + jpy[i] * jpy[i] >= pt_min * pt_min:
@@ -643,7 +754,8 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
                         while k >= 0:
                             if k != keep:
                                 if nn[k] == i or (j >= 0 and nn[k] == j):
-                                    _nearest_tiled(k, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij)
+                                    _nearest_tiled(k, rap, phi, tile, head, nxt, nty, ntp, r2, nn, nndist, kt2inv, dij,
+                                                   tree)
                                 elif keep >= 0:
                                     dphi = abs(phi[k] - phi[keep])
                                     if dphi > np.pi:
@@ -653,7 +765,7 @@ def anti_kt(counts: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray, 
                                     if d < nndist[k] or (d == nndist[k] and nn[k] >= 0 and keep < nn[k]):
                                         nndist[k] = d
                                         nn[k] = keep
-                                        _set_dij(k, nn, nndist, kt2inv, dij)
+                                        _set_dij(k, nn, nndist, kt2inv, dij, tree)
                             k = nxt[k]
         for i in range(m):  # empty the tiles for the next crossing
             if active[i]:

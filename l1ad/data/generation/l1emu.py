@@ -185,7 +185,7 @@ class L1Emulator:
         fault per 4 kB touched, which on a busy machine took as much time as the computation."""
         if self._buf is None:
             size = self.BLOCK * self.n_towers
-            self._buf = {"dep": np.zeros((self.SUM_BLOCK * self.n_towers, 2)), "em": np.empty(size, np.float32),
+            self._buf = {"dep": np.zeros((2, self.SUM_BLOCK * self.n_towers)), "em": np.empty(size, np.float32),
                          "had": np.empty(size, np.float32), "grid": np.empty(size, np.float32)}
         return self._buf
 
@@ -356,7 +356,7 @@ class L1Emulator:
         de, dp = self._disc()
         je = np.clip(((jeta + self.eta_edge) / self.cfg.towers.deta).astype(np.int64), 0, self.n_eta - 1)
         jp = ((jphi + np.pi) / self.dphi).astype(np.int64) % self.n_phi
-        order = np.lexsort((jphi, jeta, -np.round(jpt_axis, 4), jev))
+        order = kernels.serving_order(jev, -np.round(jpt_axis, 4), jeta, jphi)  # = np.lexsort((jphi, jeta, -pt, jev))
         jpt, n_towers = kernels.disc_sums(grid, jev, je, jp, order, de, dp)
         if jc.pileup_subtraction:
             area = n_towers * self.cfg.towers.deta * self.dphi

@@ -221,12 +221,9 @@ def _vertices(prt: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     mass = np.maximum(_flat(prt.m), 1e-12)
     step = np.stack([_flat(prt.p.px), _flat(prt.p.py), _flat(prt.p.pz)], axis=1) * (tau / mass)[:, None]
     decayed = (np.abs(status) >= 91) & (np.abs(status) <= 99)
-    v = np.zeros_like(step)
-    for _ in range(64):  # one generation per pass; decay chains are far shorter
-        new = np.where(decayed[:, None], v[mother] + step[mother], 0.0)
-        if np.array_equal(new, v):
-            break
-        v = new
+    from l1ad.data.generation.kernels import decay_vertices
+
+    v = decay_vertices(decayed, mother, step)
     return v[:, 0], v[:, 1], v[:, 2], first
 
 
