@@ -126,6 +126,7 @@ def design(tiny) -> Path:
     (["rates", "--zero-bias"], "--zero-bias"),
     (["abcd", "--epochs", "many"], "--epochs"),
     (["demo", "--only", "nope"], "nope"),
+    (["demo", "--jobs", "-1"], "--jobs"),
     (["evaluate"], "artifact"),
 ])
 def test_usage_error_is_one_line_and_exit_2(args, needle, tmp_path):

@@ -199,7 +199,7 @@ def run_stages(stages: list[Stage], jobs: int, skip: frozenset[str] | set[str] =
                     raise StageFailed(f"demo: stage '{name}' failed with exit code {rc} after {dt:.0f} s", rc)
                 done.add(name)
     except KeyboardInterrupt:
-        stop_all(grace=5.0)
+        stop_all(grace=10.0)
         raise
     return finished
 

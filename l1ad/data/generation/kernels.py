@@ -4,8 +4,11 @@ A crossing at <mu> = 60 is ~6,400 tower deposits and ~4,400 towers hit: as NumPy
 ~20 passes over them and the per-tower measurement ~45, each a fresh temporary, which is what limited the
 zero-bias generation to ~600 crossings per CPU-second. These loops (numba, ``cache=True``: compiled once per
 machine into ``__pycache__``) do each in one pass; the tower measurement draws its standard normal numbers itself
-(xoshiro256** and a ziggurat, below: no array of numbers written and read back) and avoids data-dependent
-branches. Each kernel is tested against a NumPy reference (``tests/test_generation_kernels.py``).
+(xoshiro256** and a ziggurat, below: no array of numbers written and read back), avoids data-dependent
+branches and measures every tower of a crossing in vector instructions; anti-kT finds the closest pair from a
+tournament tree. Also here: the decay-vertex pass over the Pythia event record (:func:`decay_vertices`). Each
+kernel is tested against a NumPy or FastJet reference (``tests/test_generation_kernels.py``); the samples they
+give are the same, bit for bit, as before each speed-up (checked on 5,000 crossings and on ``make demo``'s files).
 """
 
 from __future__ import annotations
