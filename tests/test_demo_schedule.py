@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from l1ad.cli.demo import Stage, demo_stages, run_stages
+from l1ad.cli.demo import Stage, demo_stages, run_stages, skipped_stages
 from l1ad.errors import StageFailed
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -115,3 +115,11 @@ def test_side_by_side_stages_keep_stdout_and_stderr_apart_with_their_prefix(tmp_
     out, err = capsys.readouterr()
     assert "[a ] out-a" in out and "[bb] out-bb" in out and "] err-" not in out
     assert "[a ] err-a" in err and "[bb] err-bb" in err
+
+
+def test_skip_generate_covers_both_generation_stages():
+    stages = demo_stages(Path("out/demo"), Path("data"), "vu13p", 100)
+    assert {"generate", "generate-btag"} <= skipped_stages(stages, [], ["generate"])  # reuse every sample
+    assert skipped_stages(stages, [], ["generate-btag"]) == {"generate-btag"}
+    run = {s.name for s in stages} - skipped_stages(stages, ["generate", "train"], [])
+    assert run == {"generate", "generate-btag", "train"}

@@ -25,7 +25,7 @@ import typer
 
 from l1ad.errors import L1adError, StageFailed
 
-__all__ = ["Stage", "demo_stages", "register", "run_stages"]
+__all__ = ["Stage", "demo_stages", "register", "run_stages", "skipped_stages"]
 
 #: ADC2021 signal samples (file names written by `l1ad data generate`)
 SIGNALS = ("ato4l", "leptoquark", "hToTauTau", "hChToTauNu")
@@ -205,6 +205,17 @@ def run_stages(stages: list[Stage], jobs: int, skip: frozenset[str] | set[str] =
     return finished
 
 
+def skipped_stages(stages: list[Stage], only: list[str], skip: list[str]) -> set[str]:
+    """The stages ``--only``/``--skip`` leave out; 'generate' stands for both generation stages (the b-tag jets
+    are generated apart), so that ``--skip generate`` reuses every sample in --data."""
+
+    def names(given: list[str]) -> set[str]:
+        return {*given, "generate-btag"} if "generate" in given else set(given)
+
+    keep, drop = names(only), names(skip)
+    return {s.name for s in stages if (keep and s.name not in keep) or s.name in drop}
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
@@ -212,8 +223,10 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Option(Path("data"), "--data", help="Where the generated samples go."),
         board: str = typer.Option("vu13p", "--board", help="Board from configs/boards.yaml."),
         events: int = typer.Option(10_000, "--sim-events", help="Events streamed through cocotb."),
-        only: list[str] = typer.Option([], "--only", help="Run only these stages (repeatable)."),
-        skip: list[str] = typer.Option([], "--skip", help="Skip these stages (repeatable)."),
+        only: list[str] = typer.Option([], "--only", help="Run only these stages (repeatable; 'generate' includes "
+                                       "'generate-btag')."),
+        skip: list[str] = typer.Option([], "--skip", help="Skip these stages (repeatable; 'generate' includes "
+                                       "'generate-btag', e.g. --skip generate to reuse the samples in --data)."),
         jobs: int = typer.Option(0, "--jobs", "-j", help="Stages run side by side once their inputs are ready "
                                  "(0: one per core; 1: one after the other, output straight to the terminal)."),
     ) -> None:
@@ -230,7 +243,7 @@ def register(app: typer.Typer) -> None:
         if jobs < 0:
             raise L1adError(f"demo: --jobs must be >= 0 (value {jobs})")
         n_jobs = jobs or (os.cpu_count() or 1)
-        skipped = {s.name for s in stages if (only and s.name not in only) or s.name in skip}
+        skipped = skipped_stages(stages, only, skip)
         t_all = time.monotonic()
         finished = run_stages(stages, n_jobs, skipped)
         typer.secho(f"\n== demo finished in {time.monotonic() - t_all:.0f} s ({n_jobs} job(s))", bold=True)
