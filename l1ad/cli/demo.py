@@ -55,11 +55,11 @@ def demo_stages(out: Path, data: Path, board: str, events: int) -> list[Stage]:
     signals = [data / f"{s}.h5" for s in SIGNALS]
     sig_args = [a for s in signals for a in ("--signal", str(s))]
     d = ("--data-dir", str(data))
-    from l1ad.data.generation.processes import PROCESSES
+    from l1ad.data.generation.processes import DEFAULT_PROCESSES
 
     # the b-tag jets come from their own Pythia runs (seeds of their own: the same file as one run of everything),
     # so their chain can start while the zero bias is still being generated
-    samples = ",".join(dict.fromkeys(("zero_bias", *PROCESSES)))
+    samples = ",".join(p for p in DEFAULT_PROCESSES if p != "btag")
     return [
         Stage("generate", ("data", "generate", "--out", str(data), "--processes", samples),
               tuple(str(p) for p in (zb, *signals)), seconds=684),

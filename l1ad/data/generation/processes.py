@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from l1ad.errors import ConfigError
 
-__all__ = ["BTAG_SOURCES", "DECAYS_IN_FLIGHT", "MINBIAS", "NO_MPI", "PROCESSES", "Kind", "Process", "get_process", "stratum_process"]
+__all__ = ["BTAG_SOURCES", "DECAYS_IN_FLIGHT", "DEFAULT_PROCESSES", "MINBIAS", "NO_MPI", "PROCESSES", "Kind", "Process", "get_process", "stratum_process"]
 
 
 class Kind(StrEnum):
@@ -84,6 +84,9 @@ PROCESSES: dict[str, Process] = {
 PROCESSES = {n: p if p.kind == Kind.ZERO_BIAS else Process(p.name, p.kind, p.description, (*p.settings,
                                                                                           *DECAYS_IN_FLIGHT))
              for n, p in PROCESSES.items()}
+
+#: what ``l1ad data generate`` writes without ``--processes``: zero bias, every SM and signal sample, the b-tag jets
+DEFAULT_PROCESSES = ("zero_bias", *[p for p in PROCESSES if p != "zero_bias"], "btag")
 
 #: jet sources of the b-tagging sample: b-rich (bb-bar) and light-flavour (u, d, s, g) QCD, pTHat > 30 GeV.
 #: Multiparton interactions are off for this jet-level sample: they cost ~85 % of the generation time

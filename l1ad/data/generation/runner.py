@@ -34,8 +34,8 @@ from l1ad.data.generation.l1emu import Crossings, L1Emulator, Piece
 from l1ad.data.generation.pileup import build_pool, load_pool, pileup_pieces
 from l1ad.data.generation.processes import (
     BTAG_SOURCES,
+    DEFAULT_PROCESSES,
     MINBIAS,
-    PROCESSES,
     Kind,
     Process,
     get_process,
@@ -63,7 +63,6 @@ __all__ = ["DEFAULT_PROCESSES", "GenerationPlan", "SampleResult", "run_generatio
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PROCESSES = ("zero_bias", *[p for p in PROCESSES if p != "zero_bias"], "btag")
 POOL_FILE = "minbias_pool.npz"
 #: crossings assembled at once (memory: 2 x n x 8208 towers x 8 B)
 OVERLAY_BLOCK = 500
