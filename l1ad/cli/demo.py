@@ -113,7 +113,7 @@ def _priorities(stages: list[Stage]) -> dict[str, float]:
 def _pump(stream: IO[str], out: IO[str], prefix: str, lock: threading.Lock) -> None:
     for line in stream:
         with lock:
-            out.write(f"{prefix}{line if line.endswith(chr(10)) else line + chr(10)}")
+            out.write(prefix + line.rstrip("\n") + "\n")
             out.flush()
 
 
@@ -194,9 +194,9 @@ def run_stages(stages: list[Stage], jobs: int, skip: frozenset[str] | set[str] =
                 with lock:
                     typer.secho(f"== [{name}] finished in {dt:.0f} s (exit code {rc})", bold=True)
                 if rc != 0:  # the stage's own verdict is the demo's: 1 check failed, 2 bad input, 130 interrupted
-                    stop_all()
-                    if rc == 130 or rc < 0:
+                    if rc == 130 or rc < 0:  # Ctrl-C (the others got it too): stopped below, with their grace
                         raise KeyboardInterrupt
+                    stop_all()
                     raise StageFailed(f"demo: stage '{name}' failed with exit code {rc} after {dt:.0f} s", rc)
                 done.add(name)
     except KeyboardInterrupt:
